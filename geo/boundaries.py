@@ -119,7 +119,14 @@ def check_areal(geometries: Any, labels: Sequence[str] | None = None) -> GeomArr
     return arr
 
 
-def _check_codes(codes: Sequence[str], n: int) -> npt.NDArray[np.str_]:
+def check_codes(codes: Sequence[str], n: int) -> npt.NDArray[np.str_]:
+    """Return ``n`` feature codes as stripped strings.
+
+    Raises
+    ------
+    InvalidInput
+        Not ``n`` codes, a code is missing or blank (positions named), or codes repeat (named).
+    """
     raw = np.asarray(codes, dtype=object).reshape(-1)
     if raw.size != n:
         raise InvalidInput(f"{raw.size} codes for {n} geometries")
@@ -241,7 +248,7 @@ def validate_layer(
         raise InvalidInput("the layer has no features")
     if not np.isfinite(min_sliver_m2) or min_sliver_m2 < 0:
         raise InvalidInput("min_sliver_m2 must be a non-negative number")
-    code_arr = _check_codes(codes, geoms.size)
+    code_arr = check_codes(codes, geoms.size)
     name_arr = np.array(["" if v is None else str(v) for v in names], dtype=str).reshape(-1)
     if name_arr.size != geoms.size:
         raise InvalidInput(f"{name_arr.size} names for {geoms.size} geometries")
