@@ -19,7 +19,9 @@ one set of ``permutations x max_cardinality`` draws is shared by all features, a
     larger = #(simulated >= observed); larger = min(larger, permutations - larger)
     p_sim = (larger + 1) / (permutations + 1)
 
-so it lies in ``[1/(permutations+1), ~0.5]`` and is uniform on that range under the null.
+so it lies in ``[1/(permutations+1), ~0.5]`` and is uniform on that range under the null. Where
+randomisation cannot move the statistic (all values equal, or a feature without neighbours),
+``p_sim`` is defined as 1 (esda gives NaN or 1/(permutations+1) there).
 """
 
 from __future__ import annotations
@@ -127,7 +129,11 @@ def gi_star(
     if _check_permutations(permutations):
         off = w.tolil()
         off.setdiag(0)
-        p_sim = _gi_p_sim(x, _padded(off.tocsr()), self_w * x, w @ x, permutations, seed, constant)
+        # G* = lag / sum(x): comparing lags is the same test for a positive total, and needs none
+        wpad = _padded(off.tocsr())
+        p_sim = (
+            np.ones(x.size) if constant else _p_sim(x, wpad, self_w * x, w @ x, permutations, seed)
+        )
     return _gi_result(x, z, p_sim, {"weights": "given", "permutations": permutations, "seed": seed})
 
 
@@ -168,7 +174,8 @@ def gi_star_grid(grid: CellGrid, permutations: int = 0, seed: int | None = None)
     if _check_permutations(permutations):
         card = (w_sum - 1).astype(np.int64)
         wpad = (np.arange(int(card.max()))[None, :] < card[:, None]).astype(np.float64)
-        p_sim = _gi_p_sim(x, wpad, x, _box3(x_full)[mask], permutations, seed, constant)
+        lag = _box3(x_full)[mask]
+        p_sim = np.ones(x.size) if constant else _p_sim(x, wpad, x, lag, permutations, seed)
     params: dict[str, object] = {
         "weights": "queen contiguity, binary, self included",
         "cell_m": grid.cell_m,
@@ -254,7 +261,10 @@ def local_moran(
     z_i = _moran_z(local_i, z, wr)
     p_sim = None
     if _check_permutations(permutations):
-        p_sim = _moran_p_sim(z, wr, local_i, permutations, seed, constant)
+        p_sim = np.ones(n)
+        if not constant:
+            wpad, scaling = _padded(wr.copy()), (n - 1) / den
+            p_sim = _p_sim(z, wpad, np.zeros(n), local_i, permutations, seed, z, scaling)
     quadrant = np.where(z > 0, np.where(lag > 0, 1, 4), np.where(lag > 0, 2, 3)).astype(np.int8)
     p = 2.0 * ndtr(-np.abs(z_i))
     return LocalMoranResult(
@@ -355,45 +365,28 @@ def _padded(off: scipy.sparse.csr_matrix) -> FloatArray:
     return wpad
 
 
-def _gi_p_sim(
-    x: FloatArray,
+def _p_sim(
+    v: FloatArray,
     wpad: FloatArray,
     self_term: FloatArray,
-    observed_lag: FloatArray,
+    observed: FloatArray,
     permutations: int,
     seed: int | None,
-    constant: bool,
+    multiplier: FloatArray | None = None,
+    scaling: float = 1.0,
 ) -> FloatArray:
-    if constant:
-        return np.ones(x.size)
+    """Folded pseudo p-values from seeded conditional randomisation (see the module notes).
+
+    A feature without neighbours has nothing to randomise (every draw equals the observed value),
+    so its p_sim is 1 rather than the 1/(permutations+1) that folding the ties would give.
+    """
     rng = np.random.default_rng(seed)
-    ids = permuted_ids(x.size - 1, wpad.shape[1], permutations, rng)
-    # G* = lag / sum(x); comparing lags is the same test for a positive total and needs no total.
-    larger = _count_larger(x, wpad, self_term, observed_lag, ids)
-    return _fold(larger, permutations)
-
-
-def _moran_p_sim(
-    z: FloatArray,
-    wr: scipy.sparse.csr_matrix,
-    local_i: FloatArray,
-    permutations: int,
-    seed: int | None,
-    constant: bool,
-) -> FloatArray:
-    if constant:
-        return np.ones(z.size)
-    wpad = _padded(wr.copy())
-    rng = np.random.default_rng(seed)
-    ids = permuted_ids(z.size - 1, wpad.shape[1], permutations, rng)
-    scaling = (z.size - 1) / float((z * z).sum())
-    larger = _count_larger(z, wpad, np.zeros(z.size), local_i, ids, z, scaling)
-    return _fold(larger, permutations)
-
-
-def _fold(larger: NDArray[np.int64], permutations: int) -> FloatArray:
+    ids = permuted_ids(v.size - 1, wpad.shape[1], permutations, rng)
+    larger = _count_larger(v, wpad, self_term, observed, ids, multiplier, scaling)
     folded = np.minimum(larger, permutations - larger)
-    return (folded + 1.0) / (permutations + 1.0)
+    p_sim = (folded + 1.0) / (permutations + 1.0)
+    p_sim[~wpad.any(axis=1)] = 1.0
+    return p_sim
 
 
 def permuted_ids(

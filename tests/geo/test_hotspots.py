@@ -277,6 +277,18 @@ def test_strong_hotspot_gets_the_smallest_pseudo_p() -> None:
     assert res.hotspot_bin.reshape(20, 20)[10, 10] == 3
 
 
+def test_feature_without_neighbours_has_p_sim_1() -> None:
+    mask = np.zeros((5, 5), dtype=bool)
+    mask[:2, :2] = True
+    mask[4, 4] = True  # isolated cell
+    counts = np.zeros((5, 5), dtype=np.int64)
+    counts[mask] = [1, 2, 3, 4, 50]
+    res = gi_star_grid(CellGrid(100.0, 0, 0, counts, mask), permutations=99, seed=0)
+    assert res.p_sim is not None
+    assert res.p_sim[-1] == 1.0
+    assert (res.p_sim[:-1] < 1.0).all()
+
+
 def test_null_field_gives_uniform_folded_pseudo_p() -> None:
     """Independent continuous values: folded p_sim is uniform on (0, 0.5]."""
     rng = np.random.default_rng(2024)
