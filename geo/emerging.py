@@ -9,39 +9,41 @@ also applies the FDR correction. Neighbours are spatial only: unlike the ArcGIS 
 the trend test sees independent monthly Gi* values. The Mann–Kendall test on each feature's
 series of Gi* z-scores gives the trend.
 
-Esri's definitions (hot; the cold ones mirror them):
+Esri's definitions, from the ArcGIS Pro page (hot versions; the cold ones mirror them):
 
 * New hot spot — "a statistically significant hot spot for the final time step and has never been
   a statistically significant hot spot before."
 * Consecutive hot spot — "a single uninterrupted run of at least two statistically significant hot
   spot bins in the final time-step intervals. The location has never been a statistically
-  significant hot spot prior to the final hot spot run and less than 90 percent of all bins are
+  significant hot spot prior to the final hot spot run and less than ninety percent of all bins are
   statistically significant hot spots."
-* Intensifying hot spot — "a statistically significant hot spot for 90 percent of the time-step
+* Intensifying hot spot — "a statistically significant hot spot for ninety percent of the time-step
   intervals, including the final time step. In addition, the intensity of clustering of high
   counts in each time step is increasing overall and that increase is statistically significant."
-* Persistent hot spot — "a statistically significant hot spot for 90 percent of the time-step
+* Persistent hot spot — "a statistically significant hot spot for ninety percent of the time-step
   intervals with no discernible trend in the intensity of clustering over time."
-* Diminishing hot spot — "a statistically significant hot spot for 90 percent of the time-step
+* Diminishing hot spot — "a statistically significant hot spot for ninety percent of the time-step
   intervals, including the final time step. In addition, the intensity of clustering in each time
   step is decreasing overall and that decrease is statistically significant."
 * Sporadic hot spot — "a statistically significant hot spot for the final time-step interval with
-  a history of also being an on-again and off-again hot spot. Less than 90 percent of the
+  a history of also being an on-again and off-again hot spot. Less than ninety percent of the
   time-step intervals have been statistically significant hot spots and none of the time-step
   intervals have been statistically significant cold spots."
 * Oscillating hot spot — "a statistically significant hot spot for the final time-step interval
-  that has a history of also being a statistically significant cold spot during a prior time step.
-  Less than 90 percent of the time-step intervals have been statistically significant hot spots."
-* Historical hot spot — "the most recent time period is not hot, but at least 90 percent of the
+  that has a history of also being a statistically significant cold spot during a prior time
+  step. Less than ninety percent of the time-step intervals have been statistically significant
+  hot spots."
+* Historical hot spot — "the most recent time period is not hot, but at least ninety percent of the
   time-step intervals have been statistically significant hot spots."
 
 Where the wording leaves overlaps, this module decides (in this order): the final slice decides
 the side (final hot → a hot pattern; final cold → a cold pattern; final not significant → only
-"historical" can apply); "90 percent" means at least 90 % of slices (``10 * hot >= 9 * months``),
-and with that many hot slices and the final hot, the trend picks intensifying / diminishing /
-persistent (so persistent also ends hot); any significant cold slice makes a final-hot location
-oscillating, so new and consecutive hot spots have no significant slice of either kind before
-their final run (as the sfdep implementation does); sporadic is the remaining final-hot case.
+"historical" can apply); "ninety percent" means at least 90 % of the slices
+(``10 * hot >= 9 * months``), and with that many hot slices and the final hot, the trend picks
+intensifying / diminishing / persistent (so persistent also ends hot); any significant cold slice
+makes a final-hot location oscillating, so new and consecutive hot spots have no significant
+slice of either kind before their final run (as the sfdep implementation does); sporadic is the
+remaining final-hot case.
 A trend is significant when its two-sided Mann–Kendall p-value is below ``alpha``.
 """
 
