@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from fractions import Fraction
 from typing import Any
 
@@ -52,6 +53,7 @@ F64 = npt.NDArray[np.float64]
 GeomArray = npt.NDArray[np.object_]
 
 _FORMAT = 1
+_BLOB_KEYS = {"format", "digest", "grid", "raster", "cand_offsets", "candidates", "background"}
 _NONE = np.iinfo(np.int32).max  # "no area yet" while taking minima
 _DEFAULT_CELLS = 1 << 22  # ~4M cells (16 MB raster) unless the caller picks cell_m
 _MAX_CELLS = 1 << 26
@@ -300,10 +302,10 @@ class AreaIndex:
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as blob:
                 parts = {k: blob[k] for k in blob.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise InvalidInput(f"not an AreaIndex blob: {exc}") from exc
-        if parts.get("format", np.zeros(1))[0] != _FORMAT:
-            raise InvalidInput("AreaIndex blob of an unknown format version")
+        if not parts.keys() >= _BLOB_KEYS or parts["format"].tolist() != [_FORMAT]:
+            raise InvalidInput("not an AreaIndex blob of this format version")
         if parts["digest"].tobytes() != _digest(geoms):
             raise InvalidInput("the AreaIndex blob was built from other geometries")
         return cls(

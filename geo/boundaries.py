@@ -14,6 +14,7 @@ unknown CRS and refusing to fall back to a Helmert transformation when the OSTN1
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -289,8 +290,9 @@ def ensure_bng(geometries: Any, crs: Any, to_bng: ToBng | None = None) -> GeomAr
     ----------
     geometries : shapely geometries in ``crs``.
     crs : anything ``pyproj.CRS.from_user_input`` accepts (``"EPSG:4326"``, 27700, WKT, a CRS).
-    to_bng : optional ``(x, y) -> (easting, northing)`` used instead of pyproj; the application
-        injects its exact OSTN15 transform here for ETRS89/WGS84 (lon, lat) sources.
+    to_bng : optional ``(x, y) -> (easting, northing)`` used instead of pyproj when ``crs`` is not
+        already EPSG:27700; the application injects its exact OSTN15 transform here for
+        ETRS89/WGS84 (lon, lat) sources.
 
     Raises
     ------
@@ -304,10 +306,13 @@ def ensure_bng(geometries: Any, crs: Any, to_bng: ToBng | None = None) -> GeomAr
     """
     geoms = as_geometry_array(geometries)
     source = _resolve_crs(crs)
-    if to_bng is None and source.equals(_BNG, ignore_axis_order=True):
+    if source.equals(_BNG, ignore_axis_order=True):
         return geoms.copy()
     if to_bng is None:
-        group = TransformerGroup(source, _BNG, always_xy=True)
+        with warnings.catch_warnings():
+            # pyproj warns when the best operation's grid is missing; we raise instead.
+            warnings.simplefilter("ignore", UserWarning)
+            group = TransformerGroup(source, _BNG, always_xy=True)
         if not group.best_available or not group.transformers:
             raise GridFileMissing(
                 f"the best transformation {source.to_string()} -> EPSG:27700 needs a grid "
