@@ -154,7 +154,7 @@ class AreaIndex:
         geometries : array of shapely Polygons/MultiPolygons in EPSG:27700 (metres); area ``i``
             is ``geometries[i]``. Repair a layer with :func:`geo.boundaries.validate_layer` first.
         cell_m : raster cell side in metres; by default about 4 million cells over the extent
-            (25 m for Surrey), never below 5 m.
+            (26 m for the Surrey layers), never below 5 m.
 
         Raises
         ------
