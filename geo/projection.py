@@ -217,7 +217,7 @@ def _read_tags(path: Path) -> dict[int, Any]:
     try:
         with Image.open(path) as image:
             return dict(image.tag_v2.items())  # type: ignore[attr-defined]
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, AttributeError) as exc:
         raise GridFileMissing(f"cannot read the OSTN15 grid {path}: {exc}") from exc
 
 
@@ -320,7 +320,7 @@ class OSTN15:
         lon_sign = _check_layout(tags, path)
         try:
             bands = _decode_bands(raw, tags)
-        except (zlib.error, ValueError, IndexError, TypeError) as exc:
+        except (zlib.error, ValueError, IndexError, KeyError, TypeError) as exc:
             raise GridFileMissing(f"OSTN15 grid {path} is corrupt: {exc}") from exc
         if not np.isfinite(bands).all() or np.abs(bands).max() > 20.0:
             raise GridFileMissing(f"OSTN15 grid {path} holds implausible shifts")

@@ -176,6 +176,12 @@ def test_wrong_or_corrupt_grid_is_refused(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((4, 4), dtype=np.float32)).save(other)
     with pytest.raises(GridFileMissing, match="not the OSTN15"):
         OSTN15.load(other)
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(GRID.read_bytes()[:100_000])
+    with pytest.raises(GridFileMissing, match="corrupt"):
+        OSTN15.load(truncated)
+    with pytest.raises(GridFileMissing):
+        OSTN15.load(tmp_path)  # a directory
     corrupt = tmp_path / "corrupt.tif"
     shutil.copy(GRID, corrupt)
     data = bytearray(corrupt.read_bytes())
