@@ -1,0 +1,200 @@
+"""SQLAlchemy 2 tables of the store. Portable across SQLite and PostgreSQL.
+
+Geometries are stored as WKB in EPSG:27700 (``LargeBinary``), so the embedded SQLite store needs no
+extension; the PostGIS store adds native geometry columns in its own migration.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger elsewhere.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Meta(Base):
+    """Key/value facts about the store (data version counter for cache invalidation)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), nullable=True)
+    access: Mapped[str] = mapped_column(String(16), default="open")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    partner: Mapped[str] = mapped_column(String(64), default="")
+    #: Partner plus the file's source (e.g. the reporting force): a correction replaces its stream.
+    stream: Mapped[str] = mapped_column(String(300), default="")
+    filename: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    profile: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    months: Mapped[str] = mapped_column(Text, default="")
+    superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    report: Mapped[dict[str, object]] = mapped_column(JSON)
+    rejects_csv: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (
+        Index("ix_batches_dataset_sha", "dataset_id", "sha256"),
+        Index("ix_batches_idem", "idempotency_key"),
+    )
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    source_row: Mapped[int] = mapped_column(Integer)
+    source_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    month: Mapped[str] = mapped_column(String(7))
+    occurred_from: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    occurred_to: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    category: Mapped[str] = mapped_column(String(200))
+    easting: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    northing: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    precision_m: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    geocode_method: Mapped[str] = mapped_column(String(16))
+    location_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    supplied_area: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    flags: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (
+        Index("ix_incidents_batch", "batch_id", "id"),
+        Index("ix_incidents_dataset_source_id", "dataset_id", "source_id"),
+    )
+
+
+class BoundaryVersion(Base):
+    __tablename__ = "boundary_versions"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    set_name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text, default="")
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    features: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text, default="")
+    licence: Mapped[str] = mapped_column(Text, default="")
+    attribution: Mapped[str] = mapped_column(Text, default="")
+    report: Mapped[dict[str, object]] = mapped_column(JSON)
+    area_index: Mapped[bytes] = mapped_column(LargeBinary)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("set_name", "version", name="uq_boundary_set_version"),)
+
+
+class Area(Base):
+    __tablename__ = "areas"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    area_m2: Mapped[float] = mapped_column(Float)
+    geometry_wkb: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (
+        UniqueConstraint("version_id", "code", name="uq_area_version_code"),
+        Index("ix_areas_version_idx", "version_id", "idx"),
+    )
+
+
+class Assignment(Base):
+    """Containing area of every incident of one batch for one boundary version.
+
+    ``area_idx`` is little-endian int32, one element per incident of the batch in id order
+    (-1 = outside every area or unlocated). Computed once when either side arrives.
+    """
+
+    __tablename__ = "assignments"
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("boundary_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    area_idx: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Population(Base):
+    __tablename__ = "population"
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("boundary_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text, default="")
+
+
+class Postcode(Base):
+    __tablename__ = "postcodes"
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    easting: Mapped[int] = mapped_column(Integer)
+    northing: Mapped[int] = mapped_column(Integer)
+    precision_m: Mapped[int] = mapped_column(Integer, default=1)
+    introduced: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    terminated: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    partner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scope: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    principal: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, object]] = mapped_column(JSON)
