@@ -1,0 +1,1 @@
+"""Who sees what: principals, tokens, dataset access and small-number suppression."""

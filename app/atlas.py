@@ -1,0 +1,260 @@
+"""``Atlas``: the one engine behind the CLI, the HTTP API and notebooks.
+
+>>> from app.atlas import Atlas
+>>> atlas = Atlas.open()                      # the embedded store under var/
+>>> atlas.counts("police-uk-surrey", by="wards:2019")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from app.access.principal import OPERATOR, Principal
+from app.errors import BadRequest
+from app.ingest.pipeline import IngestContext, Outcome, ingest_source, read_checked
+from app.ingest.profiles import Profile, load_profile
+from app.ingest.reader import SourceFile, collect_sources
+from app.services.areas import AreaCatalogue
+from app.services.boundaries import BoundarySpec, import_boundary, register_bundled
+from app.services.counts import CountQuery, counts_table
+from app.services.crosswalks import Crosswalks
+from app.services.denominators import Denominators
+from app.services.geocoding import Geocoder, GeocodeResult
+from app.services.hotspots import HotspotOutput, HotspotQuery, Hotspots
+from app.services.incidents import IncidentCache
+from app.services.maps import MapBuilder
+from app.services.population import import_population
+from app.services.postcodes import PostcodeFields, import_postcodes
+from app.services.tiles import TileCutter
+from app.settings import Settings, get_settings
+from app.store import Store, open_store
+from app.store.records import BoundaryVersionRecord, DatasetRecord
+
+ACCESS_LEVELS = ("open", "partner", "restricted")
+DEMO_DATASET = "police-uk-surrey"
+
+
+class Atlas:
+    """Store + geocoder + boundary catalogue, with the operations every interface offers."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.areas = AreaCatalogue(store, settings.partnership_set)
+
+    @classmethod
+    def open(
+        cls,
+        database_url: str | None = None,
+        settings: Settings | None = None,
+        migrate: bool = False,
+    ) -> Atlas:
+        """Open the store named by ``database_url`` (default: settings / ``ATLAS_DATABASE_URL``)."""
+        settings = settings or get_settings()
+        url = database_url or settings.database_url
+        return cls(settings, open_store(url, settings.home, migrate=migrate))
+
+    @cached_property
+    def geocoder(self) -> Geocoder:
+        """The exact geocoder; loading it reads the OSTN15 grid (GridFileMissing if absent)."""
+        return Geocoder(self.settings.ostn15_grid, self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def init(self, empty: bool = False) -> dict[str, Any]:
+        """Create or migrate the store; unless ``empty`` register bundled boundaries, population."""
+        self.store.migrate()
+        out: dict[str, Any] = {"store": self.store.url, "boundaries": [], "population": []}
+        if not empty:
+            out["boundaries"] = register_bundled(
+                self.store, self.areas, self.geocoder, self.settings.boundaries_dir
+            )
+            out["population"] = self._bundled_population()
+        return out
+
+    def _bundled_population(self) -> list[dict[str, Any]]:
+        manifest = self.settings.data_dir / "population" / "manifest.toml"
+        if not manifest.exists():
+            return []
+        entries = tomllib.loads(manifest.read_text(encoding="utf-8")).get("population", [])
+        held = set(self.store.population.layers())
+        out = []
+        for e in entries:
+            version = self.areas.resolve(f"{e['set']}:{e['version']}")
+            if (version.id, int(e["year"])) in held:
+                out.append({"population": f"{version.selector} {e['year']}", "status": "present"})
+                continue
+            rep = self.import_population(
+                manifest.parent / e["file"],
+                version.selector,
+                e["code_field"],
+                e["value_field"],
+                int(e["year"]),
+            )
+            out.append(
+                {"population": f"{version.selector} {e['year']}", "status": "registered", **rep}
+            )
+        return out
+
+    def demo(self) -> dict[str, Any]:
+        """Load the bundled demo police.uk files (a no-op for files already held)."""
+        folder = self.settings.data_dir / "demo" / "police-uk"
+        outcomes = self.ingest([folder], DEMO_DATASET, profile="police-uk", access="open")
+        return {"dataset": DEMO_DATASET, "batches": [o.report for o in outcomes]}
+
+    # -- boundaries and reference data --------------------------------------------------------
+
+    def import_boundaries(self, spec: BoundarySpec) -> BoundaryVersionRecord:
+        return import_boundary(self.store, self.areas, self.geocoder, spec)
+
+    def import_population(
+        self, path: Path, selector: str, code_field: str, value_field: str, year: int
+    ) -> dict[str, Any]:
+        version = self.areas.resolve(selector)
+        return import_population(
+            self.store, self.areas.layer(version.id), path, code_field, value_field, year
+        )
+
+    def import_postcodes(self, path: Path, fields: PostcodeFields) -> dict[str, Any]:
+        return import_postcodes(path, fields, self.geocoder)
+
+    # -- datasets and ingest ------------------------------------------------------------------
+
+    def dataset(
+        self, name: str, owner: str | None = None, access: str | None = None, create: bool = False
+    ) -> DatasetRecord:
+        """The named dataset; with ``create`` it is created (owner/access) when missing."""
+        if access is not None and access not in ACCESS_LEVELS:
+            raise BadRequest(f"access must be one of {', '.join(ACCESS_LEVELS)}")
+        found = self.store.datasets.find(name)
+        if found is not None or not create:
+            return found or self.store.datasets.get(name)
+        _check_name(name)
+        return self.store.datasets.create(name, owner, access or "open")
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        dataset: str,
+        profile: str | None = None,
+        owner: str | None = None,
+        access: str | None = None,
+        partner: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[Outcome]:
+        """Ingest files (every file read and checked before any is written)."""
+        prof = load_profile(profile)
+        sources = collect_sources(list(paths), max_bytes=2**31)
+        return self._ingest_sources(sources, dataset, prof, owner, access, partner, None, progress)
+
+    def ingest_sources(
+        self,
+        sources: Sequence[SourceFile],
+        dataset: str,
+        profile: Profile,
+        partner: str | None = None,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
+        access: str | None = None,
+    ) -> list[Outcome]:
+        return self._ingest_sources(
+            sources, dataset, profile, owner, access, partner, idempotency_key, None
+        )
+
+    def _ingest_sources(
+        self,
+        sources: Sequence[SourceFile],
+        dataset: str,
+        profile: Profile,
+        owner: str | None,
+        access: str | None,
+        partner: str | None,
+        idempotency_key: str | None,
+        progress: Callable[[str], None] | None,
+    ) -> list[Outcome]:
+        tables = [read_checked(s, profile) for s in sources]
+        ds = self.dataset(dataset, owner, access, create=True)
+        ctx = IngestContext(
+            store=self.store,
+            geocoder=self.geocoder,
+            areas=self.areas,
+            max_distance_km=self.settings.max_distance_km,
+            today=date.today(),
+            progress=progress or (lambda _s: None),
+        )
+        who = partner if partner is not None else (ds.owner or "")
+        return [
+            ingest_source(ctx, ds, s, t, profile, who, idempotency_key)
+            for s, t in zip(sources, tables, strict=True)
+        ]
+
+    # -- analysis -----------------------------------------------------------------------------
+
+    @cached_property
+    def incidents(self) -> IncidentCache:
+        return IncidentCache(self.store, self.areas)
+
+    @cached_property
+    def denominators(self) -> Denominators:
+        return Denominators(self.store, self.areas)
+
+    @cached_property
+    def crosswalks(self) -> Crosswalks:
+        return Crosswalks(self.store, self.areas)
+
+    def readable_dataset(self, name: str, principal: Principal) -> DatasetRecord:
+        """The dataset, if ``principal`` may read it (NotFound, Unauthorized, Forbidden)."""
+        dataset = self.store.datasets.get(name)
+        principal.check_read(dataset)
+        return dataset
+
+    def counts(self, query: CountQuery, principal: Principal = OPERATOR) -> dict[str, Any]:
+        """One row per area of the selected boundary version (see ``atlas counts``)."""
+        dataset = self.readable_dataset(query.dataset, principal)
+        return counts_table(
+            self.areas,
+            self.incidents,
+            self.denominators,
+            dataset,
+            query,
+            principal,
+            self.settings.suppression_threshold,
+        )
+
+    @cached_property
+    def hotspot_engine(self) -> Hotspots:
+        return Hotspots(self.areas, self.incidents, self.settings.suppression_threshold)
+
+    def hotspots(self, query: HotspotQuery, principal: Principal = OPERATOR) -> HotspotOutput:
+        """Gi* hotspots on a grid or on areas (see ``atlas hotspots``)."""
+        dataset = self.readable_dataset(query.dataset, principal)
+        return self.hotspot_engine.run(dataset, query, principal)
+
+    @cached_property
+    def maps(self) -> MapBuilder:
+        return MapBuilder(self)
+
+    @cached_property
+    def tiles(self) -> TileCutter:
+        return TileCutter()
+
+    # -- geocoding ----------------------------------------------------------------------------
+
+    def geocode(self, queries: Sequence[str]) -> list[GeocodeResult]:
+        return [self.geocoder.geocode(q) for q in queries]
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", name):
+        raise BadRequest(
+            f"dataset name {name!r}: letters, digits, '-', '_', '.'; start with a letter or digit"
+        )

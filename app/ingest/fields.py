@@ -1,0 +1,176 @@
+"""Vectorised parsing of dates, times and categories from string columns.
+
+Every function returns values plus a reason array: ``""`` where the row is fine, otherwise the
+rejection reason slug that goes into the batch report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from app.ingest.profiles import Dates, Profile
+from app.ingest.reader import RawTable
+
+NAT = np.datetime64("NaT", "s")
+#: Excel's 1900 date system counts days from 1899-12-30 (it wrongly keeps 1900-02-29).
+EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "s")
+#: Serial numbers accepted as Excel dates: 1954-10-03 .. 2119-01-14.
+EXCEL_SERIAL_RANGE = (20_000.0, 80_000.0)
+
+
+@dataclass(frozen=True)
+class When:
+    """When each row happened."""
+
+    month: np.ndarray  # object "YYYY-MM" ("" when rejected)
+    start: np.ndarray  # datetime64[s]; NaT when only the month or date is known
+    end: np.ndarray  # datetime64[s]; == start for an exact time, later for a window
+    reason: np.ndarray  # object: "" or a rejection reason
+    kind: str  # "month", "date", "datetime" or "window"
+
+
+def parse_formats(values: np.ndarray, formats: Sequence[str], excel: bool) -> np.ndarray:
+    """datetime64[s] for each string, trying each format in turn (NaT where none fits)."""
+    arr = pa.array(values, type=pa.string())
+    out = np.full(len(values), NAT)
+    todo = np.ones(len(values), dtype=bool)
+    for fmt in formats:
+        if not todo.any():
+            break
+        parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
+        got = parsed.is_valid().to_numpy(zero_copy_only=False) & todo
+        out[got] = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")[got]
+        todo &= ~got
+    if excel and todo.any():
+        serial = _excel_serials(values)
+        got = todo & ~np.isnat(serial)
+        out[got] = serial[got]
+    return out
+
+
+def _excel_serials(values: np.ndarray) -> np.ndarray:
+    nums = pc.cast(
+        pc.if_else(
+            pc.match_substring_regex(pa.array(values, pa.string()), r"^\d+(\.\d+)?$"),
+            pa.array(values, pa.string()),
+            pa.scalar(None, pa.string()),
+        ),
+        pa.float64(),
+    ).to_numpy(zero_copy_only=False)
+    nums = np.asarray(nums, dtype=np.float64)
+    lo, hi = EXCEL_SERIAL_RANGE
+    ok = (nums >= lo) & (nums <= hi)
+    seconds = np.where(ok, np.round(nums * 86_400.0), 0).astype(np.int64)
+    out = EXCEL_EPOCH + seconds.astype("timedelta64[s]")
+    return np.where(ok, out, NAT)
+
+
+def _months(ts: np.ndarray) -> np.ndarray:
+    out = np.full(len(ts), "", dtype=object)
+    ok = ~np.isnat(ts)
+    out[ok] = np.datetime_as_string(ts[ok].astype("datetime64[M]"), unit="M").astype(object)
+    return out
+
+
+def _reasons(values: np.ndarray, parsed: np.ndarray, empty_reason: str) -> np.ndarray:
+    reason = np.full(len(values), "", dtype=object)
+    blank = np.asarray(values == "", dtype=bool)
+    reason[np.isnat(parsed) & ~blank] = "invalid_date"
+    reason[blank] = empty_reason
+    return reason
+
+
+def parse_when(table: RawTable, spec: Dates, today: date) -> When:
+    """Parse the occurrence date of each row according to the profile's [dates] section."""
+    if spec.month is not None:
+        values = table.columns[spec.month]
+        ts = parse_formats(values, spec.month_formats, excel=False)
+        reason = _reasons(values, ts, "missing_date")
+        return _finish(ts, ts, np.full(len(ts), NAT), reason, "month", today)
+    if spec.datetime is not None:
+        values = table.columns[spec.datetime]
+        ts = parse_formats(values, spec.datetime_formats + spec.date_formats, spec.excel_serials)
+        return _finish(ts, ts, ts, _reasons(values, ts, "missing_date"), "datetime", today)
+    if spec.date is not None:
+        return _date_and_time(table, spec, today)
+    return _window(table, spec, today)
+
+
+def _date_and_time(table: RawTable, spec: Dates, today: date) -> When:
+    assert spec.date is not None
+    values = table.columns[spec.date]
+    day = parse_formats(values, spec.date_formats + spec.datetime_formats, spec.excel_serials)
+    reason = _reasons(values, day, "missing_date")
+    if spec.time is None:
+        return _finish(day, np.full(len(day), NAT), np.full(len(day), NAT), reason, "date", today)
+    times = table.columns[spec.time]
+    tod = parse_formats(times, spec.time_formats, excel=False)
+    seconds = (tod - tod.astype("datetime64[D]")).astype("timedelta64[s]")
+    start = np.where(np.isnat(tod), NAT, day.astype("datetime64[D]") + seconds)
+    bad_time = np.isnat(tod) & (times != "") & (reason == "")
+    reason[bad_time] = "invalid_time"
+    return _finish(day, start, start, reason, "datetime", today)
+
+
+def _window(table: RawTable, spec: Dates, today: date) -> When:
+    assert spec.from_ is not None
+    fmts = spec.datetime_formats + spec.date_formats
+    from_values = table.columns[spec.from_]
+    start = parse_formats(from_values, fmts, spec.excel_serials)
+    reason = _reasons(from_values, start, "missing_date")
+    if spec.to is None:
+        return _finish(start, start, start, reason, "datetime", today)
+    to_values = table.columns[spec.to]
+    end = parse_formats(to_values, fmts, spec.excel_serials)
+    end = np.where(np.isnat(end) & (to_values == ""), start, end)
+    reason[(reason == "") & np.isnat(end)] = "invalid_date"
+    reason[(reason == "") & (end < start)] = "window_ends_before_start"
+    return _finish(start, start, end, reason, "window", today)
+
+
+def _finish(
+    anchor: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    reason: np.ndarray,
+    kind: str,
+    today: date,
+) -> When:
+    limit = np.datetime64(today, "s") + np.timedelta64(1, "D")
+    reason[(reason == "") & (anchor > limit)] = "date_in_future"
+    months = _months(anchor)
+    months[reason != ""] = ""
+    return When(months, start, end, reason, kind)
+
+
+def parse_categories(table: RawTable, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical category per row and the rejection reason ("missing_category" when blank)."""
+    n = table.n_rows
+    name = profile.columns.category
+    if name is None:
+        values = np.full(n, profile.default_category or "", dtype=object)
+    else:
+        values = table.columns[name].copy()
+        if profile.default_category:
+            values[values == ""] = profile.default_category
+    if profile.categories:
+        mapping = profile.categories
+        values = np.array([mapping.get(v, v) for v in _distinct_map(values)], dtype=object)[
+            _inverse(values)
+        ]
+    reason = np.where(values == "", "missing_category", "").astype(object)
+    return values, reason
+
+
+def _distinct_map(values: np.ndarray) -> list[str]:
+    return list(np.unique(values.astype(str)))
+
+
+def _inverse(values: np.ndarray) -> np.ndarray:
+    return np.unique(values.astype(str), return_inverse=True)[1]

@@ -1,0 +1,275 @@
+"""Thematic maps: what a layer shows, classified once per map (never per tile).
+
+A map is a layer (``areas``, ``counts``, ``rates``, ``hotspots``) with its dataset, geography,
+period, category and classification. It is built once per store data version and caller class
+(public/partner views are suppressed, analysts' are not) and cached, so colours agree across tiles
+and a new batch, boundary version or population never leaves a stale map behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+
+from app.access.principal import Principal
+from app.errors import BadRequest
+from app.services.counts import CountQuery
+from app.services.hotspots import HotspotQuery
+from geo.classify import classify
+from geo.palettes import MIN_CLASSES, hex_to_rgba, hotspot_colours, sequential
+from geo.tiles.legend import LegendItem, choropleth_legend, hotspot_legend
+from geo.tiles.webmercator import mercator_to_lonlat, to_mercator
+
+if TYPE_CHECKING:
+    from app.atlas import Atlas
+
+LAYERS: tuple[str, ...] = ("areas", "counts", "rates", "hotspots")
+FILL_ALPHA = 215
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """What a map shows; these are also the query parameters of its tile URLs."""
+
+    layer: str
+    dataset: str | None = None
+    by: str | None = None
+    grid: float | None = None
+    first: str | None = None
+    last: str | None = None
+    category: str | None = None
+    classes: str = "quantiles"
+    k: int = 5
+    breaks: tuple[float, ...] | None = None
+    palette: str = "YlOrRd"
+
+    def check(self) -> None:
+        if self.layer not in LAYERS:
+            raise BadRequest(f"unknown layer {self.layer!r} (layers: {', '.join(LAYERS)})")
+        if self.layer == "hotspots":
+            if (self.grid is None) == (self.by is None):
+                raise BadRequest("the hotspots layer needs exactly one of grid=METRES or by=SEL")
+        elif self.by is None or self.grid is not None:
+            raise BadRequest(f"the {self.layer} layer needs by=<boundary selector> (and no grid)")
+        if self.layer != "areas" and not self.dataset:
+            raise BadRequest(f"the {self.layer} layer needs dataset=<name>")
+
+    def query(self) -> dict[str, str]:
+        """The spec as URL query parameters (only those set)."""
+        out: dict[str, str] = {}
+        for name, value in asdict(self).items():
+            if name == "layer" or value is None:
+                continue
+            key = {"first": "from", "last": "to"}.get(name, name)
+            out[key] = ",".join(f"{b:g}" for b in value) if name == "breaks" else f"{value}"
+        return out
+
+
+@dataclass
+class ThematicMap:
+    """Features in EPSG:3857 with attributes, fill colours and the legend of one map."""
+
+    spec: MapSpec
+    key: str
+    geometries: np.ndarray
+    ids: np.ndarray
+    properties: dict[str, np.ndarray]
+    fill_rgba: np.ndarray
+    legend: list[LegendItem]
+    legend_title: str
+    meta: dict[str, Any]
+    simplified: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def bounds_lonlat(self) -> tuple[float, float, float, float]:
+        minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
+        lon, lat = mercator_to_lonlat(np.array([minx, maxx]), np.array([miny, maxy]))
+        return (float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))
+
+    def legend_doc(self) -> dict[str, Any]:
+        return {
+            "title": self.legend_title,
+            "items": [asdict(i) for i in self.legend],
+            "meta": self.meta,
+        }
+
+
+def palette_for(name: str, k: int) -> list[str]:
+    """``k`` colours of a sequential palette, evenly picked when ``k`` is below its minimum."""
+    full = sequential(name, max(k, MIN_CLASSES))
+    if k >= MIN_CLASSES:
+        return full
+    picks = np.linspace(len(full) - 1, 0, k)[::-1].round().astype(int)
+    return [full[i] for i in picks]
+
+
+def _column(rows: list[dict[str, Any]], name: str) -> np.ndarray:
+    return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
+
+
+class MapBuilder:
+    """Builds and caches thematic maps from the engine's counts, rates and hotspots."""
+
+    def __init__(self, atlas: Atlas, cache_size: int = 64) -> None:
+        self.atlas = atlas
+        self.cache_size = cache_size
+        self._maps: dict[str, ThematicMap] = {}
+        self._mercator: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: MapSpec, principal: Principal) -> ThematicMap:
+        spec.check()
+        version = self.atlas.store.data_version()
+        raw = repr((spec, version, principal.suppressed, principal.scope.get("dataset")))
+        key = hashlib.sha256(raw.encode()).hexdigest()[:24]
+        with self._lock:
+            found = self._maps.get(key)
+        if found is not None:
+            if spec.dataset:  # the caller must still be allowed to see the dataset
+                self.atlas.readable_dataset(spec.dataset, principal)
+            return found
+        built = self._build(spec, principal, key)
+        with self._lock:
+            if len(self._maps) >= self.cache_size:
+                self._maps.pop(next(iter(self._maps)))
+            self._maps[key] = built
+        return built
+
+    def _area_mercator(self, version_id: int) -> np.ndarray:
+        with self._lock:
+            found = self._mercator.get(version_id)
+        if found is None:
+            layer = self.atlas.areas.layer(version_id)
+            found = to_mercator(layer.geometries, self.atlas.geocoder.ostn15.to_lonlat)
+            with self._lock:
+                self._mercator[version_id] = found
+        return found
+
+    def _build(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
+        if spec.layer == "areas":
+            return self._areas(spec, key)
+        if spec.layer == "hotspots":
+            return self._hotspots(spec, principal, key)
+        return self._choropleth(spec, principal, key)
+
+    def _areas(self, spec: MapSpec, key: str) -> ThematicMap:
+        assert spec.by is not None
+        version = self.atlas.areas.resolve(spec.by)
+        layer = self.atlas.areas.layer(version.id)
+        n = layer.codes.size
+        props = {
+            "code": layer.codes,
+            "name": layer.names,
+            "area_km2": np.round(layer.area_m2 / 1e6, 3),
+        }
+        fill = np.tile(np.array(hex_to_rgba("#c6dbef", 120), dtype=np.uint8), (n, 1))
+        legend = [LegendItem(f"{version.selector} areas", "#c6dbef", None, None)]
+        meta = {"layer": "areas", "boundary": version.selector}
+        return ThematicMap(
+            spec,
+            key,
+            self._area_mercator(version.id),
+            np.arange(n, dtype=np.uint64),
+            props,
+            fill,
+            legend,
+            "Areas",
+            meta,
+        )
+
+    def _choropleth(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
+        assert spec.by is not None and spec.dataset is not None
+        rates = spec.layer == "rates"
+        q = CountQuery(spec.dataset, spec.by, spec.first, spec.last, spec.category, rates)
+        data = self.atlas.counts(q, principal)
+        rows, meta = data["rows"], data["meta"]
+        field_name = "rate_per_1000" if rates else "count"
+        values = _column(rows, field_name)
+        version = self.atlas.areas.resolve(spec.by)
+        props: dict[str, np.ndarray] = {
+            "code": np.array([r["area_code"] for r in rows], dtype=object),
+            "name": np.array([r["area_name"] for r in rows], dtype=object),
+            "value": values,
+            "count": _column(rows, "count"),
+        }
+        title = "Incidents per 1,000 residents" if rates else "Incidents"
+        fill = np.zeros((len(rows), 4), dtype=np.uint8)
+        legend: list[LegendItem] = []
+        if np.isfinite(values).any():
+            c = classify(values, spec.classes, spec.k, spec.breaks)  # type: ignore[arg-type]
+            colours = palette_for(spec.palette, c.k)
+            cls = c.classes(values)
+            table = np.array([hex_to_rgba(h, FILL_ALPHA) for h in colours], dtype=np.uint8)
+            fill[cls >= 0] = table[cls[cls >= 0]]
+            props["class"] = cls.astype(np.float64)
+            props["class"][cls < 0] = np.nan
+            legend = choropleth_legend(c, colours, title, suppressed=principal.suppressed)
+            meta["classification"] = {
+                "method": c.method,
+                "k": c.k,
+                "breaks": c.breaks.tolist(),
+                "note": c.note,
+            }
+        hidden = np.array([bool(r.get("suppressed")) for r in rows])
+        fill[hidden] = np.array(hex_to_rgba("#bdbdbd", FILL_ALPHA), dtype=np.uint8)
+        props["label"] = np.array(
+            [
+                "suppressed"
+                if h
+                else ("no data" if not np.isfinite(v) else f"{v:,.1f}" if rates else f"{v:,.0f}")
+                for v, h in zip(values.tolist(), hidden.tolist(), strict=True)
+            ],
+            dtype=object,
+        )
+        return ThematicMap(
+            spec,
+            key,
+            self._area_mercator(version.id),
+            np.arange(len(rows), dtype=np.uint64),
+            props,
+            fill,
+            legend,
+            title,
+            meta,
+        )
+
+    def _hotspots(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
+        assert spec.dataset is not None
+        q = HotspotQuery(spec.dataset, spec.grid, spec.by, spec.first, spec.last, spec.category)
+        out = self.atlas.hotspots(q, principal)
+        bins = np.array([p["hotspot_bin"] for p in out.properties], dtype=np.int64)
+        colours = hotspot_colours()
+        table = np.array(
+            [hex_to_rgba(colours[b], FILL_ALPHA if b else 0) for b in range(-3, 4)], dtype=np.uint8
+        )
+        fill = table[bins + 3]
+        if spec.by is not None:
+            version = self.atlas.areas.resolve(spec.by)
+            geoms = self._area_mercator(version.id)
+        else:
+            geoms = to_mercator(out.geometries, self.atlas.geocoder.ostn15.to_lonlat)
+        props: dict[str, np.ndarray] = {
+            "id": np.array([str(i) for i in out.ids], dtype=object),
+            "value": bins.astype(np.float64),
+            "hotspot_bin": bins.astype(np.float64),
+            "gi_z": _column(out.properties, "gi_z"),
+            "q_value": _column(out.properties, "q_value"),
+            "count": _column(out.properties, "count"),
+        }
+        if spec.by is not None:
+            props["name"] = np.array([p["area_name"] for p in out.properties], dtype=object)
+        return ThematicMap(
+            spec,
+            key,
+            geoms,
+            np.arange(len(bins), dtype=np.uint64),
+            props,
+            fill,
+            hotspot_legend(),
+            "Gi* hotspots",
+            out.meta,
+        )
