@@ -1,0 +1,133 @@
+"""``atlas counts``, ``atlas hotspots``, ``atlas reassign``: analysis on any boundaries."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli.common import (
+    CliFailure,
+    DbOpt,
+    JsonOpt,
+    emit,
+    failures,
+    open_atlas,
+    out_console,
+    print_table,
+)
+from app.services.counts import CountQuery
+from app.services.crosswalks import read_aggregate
+from app.services.export import rows_to_csv
+from app.services.hotspots import HotspotQuery
+
+FromOpt = Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive)")]
+CategoryOpt = Annotated[str | None, typer.Option(help="Only this category")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="csv or json")]
+
+
+def _output(data: dict[str, Any], fmt: str | None, as_json: bool, human: Any) -> None:
+    if fmt not in (None, "csv", "json"):
+        raise CliFailure(f"--format must be csv or json, not {fmt!r}")
+    if fmt == "csv" and not as_json:
+        sys.stdout.write(rows_to_csv(data["rows"]))
+        return
+    emit(data, as_json or fmt == "json", human)
+
+
+def _print_counts(data: dict[str, Any]) -> None:
+    meta = data["meta"]
+    print_table(data["rows"], title=f"{meta['dataset']} on {meta['boundary']['selector']}")
+    out_console.print(
+        f"period {meta['period']['from']} .. {meta['period']['to']}; method: {meta['method']}; "
+        f"incidents {meta['incidents']}, in areas {meta['in_areas']}, outside {meta['outside']}, "
+        f"unlocated {meta['unlocated']}"
+    )
+    for c in meta.get("caveats", []):
+        out_console.print(f"note: {c}")
+
+
+def _print_reassign(data: dict[str, Any]) -> None:
+    meta = data["meta"]
+    print_table(data["rows"], title=f"{meta['from']['selector']} -> {meta['to']['selector']}")
+    out_console.print(
+        f"method: {meta['method']} ({meta['weights']}); total in {meta['total_in']:g}, "
+        f"out {meta['total_out']:g}, unallocated {meta['unallocated']:g}, "
+        f"unmatched codes {len(meta['unmatched_codes'])}"
+    )
+
+
+def register(cli: typer.Typer) -> None:
+    """Attach the analysis commands to the root CLI."""
+
+    @cli.command()
+    def hotspots(
+        dataset: Annotated[str, typer.Option(help="Dataset")],
+        grid: Annotated[
+            float | None, typer.Option(help="Cell size in metres (BNG-aligned)")
+        ] = None,
+        by: Annotated[str | None, typer.Option(help="Boundary selector, for area hotspots")] = None,
+        first: FromOpt = None,
+        last: ToOpt = None,
+        category: CategoryOpt = None,
+        permutations: Annotated[
+            int, typer.Option(help="Permutation draws for p_sim (0: none)")
+        ] = 0,
+        seed: Annotated[int | None, typer.Option(help="Seed for the permutations")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Getis-Ord Gi* hotspots with false-discovery control (GeoJSON in EPSG:27700, or CSV)."""
+        with failures():
+            if fmt not in ("geojson", "csv"):
+                raise CliFailure("--format must be geojson or csv")
+            q = HotspotQuery(dataset, grid, by, first, last, category, permutations, seed)
+            out = open_atlas(db).hotspots(q)
+            if fmt == "csv" and not as_json:
+                sys.stdout.write(rows_to_csv(out.rows()))
+            else:
+                sys.stdout.write(out.geojson() + "\n")
+
+    @cli.command()
+    def reassign(
+        csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Aggregate table by area")],
+        sel_from: Annotated[str, typer.Option("--from", help="Version the table is on")],
+        sel_to: Annotated[str, typer.Option("--to", help="Version to move it to")],
+        code_field: Annotated[str, typer.Option(help="Column with the area code")],
+        value_field: Annotated[str, typer.Option(help="Column with the value")],
+        weights: Annotated[str, typer.Option(help="area or population")] = "area",
+        fmt: FormatOpt = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Convert an aggregate table between boundary versions through the crosswalk."""
+        with failures():
+            if weights not in ("area", "population"):
+                raise CliFailure("--weights must be area or population")
+            table = read_aggregate(csv_path, None, code_field, value_field)
+            out = open_atlas(db).crosswalks.reassign_table(table, sel_from, sel_to, weights)  # type: ignore[arg-type]
+            _output(out, fmt, as_json, _print_reassign)
+
+    @cli.command()
+    def counts(
+        dataset: Annotated[str, typer.Option(help="Dataset")],
+        by: Annotated[str, typer.Option(help="Boundary selector: set:version, set@date or set")],
+        first: FromOpt = None,
+        last: ToOpt = None,
+        category: CategoryOpt = None,
+        rates: Annotated[
+            bool, typer.Option("--rates", help="Add population and rates per 1,000")
+        ] = False,
+        fmt: FormatOpt = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """One row per area of the selected boundary version: area_code, area_name, count."""
+        with failures():
+            q = CountQuery(dataset, by, first, last, category, rates)
+            data = open_atlas(db).counts(q)
+            _output(data, fmt, as_json, _print_counts)

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): handlers parse, authorise, call the engine, render."""

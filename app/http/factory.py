@@ -1,0 +1,43 @@
+"""``create_app(settings)``: the FastAPI application, one router per concern."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.atlas import Atlas
+from app.http import problems
+from app.http.routers import analysis, boundaries, datasets, geocode, health, tiles
+from app.settings import Settings, get_settings
+from app.store import open_store
+from app.web import pages
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> FastAPI:
+    """The application over the store named in ``settings`` (migrated to the latest schema)."""
+    settings = settings or get_settings()
+    if atlas is None:
+        atlas = Atlas(settings, open_store(settings.database_url, settings.home, migrate=True))
+    app = FastAPI(
+        title="Community Safety Atlas",
+        version="0.1.0",
+        description=(
+            "Counts, rates and hotspots of partnership incident data on any version of any "
+            "boundary set. Coordinates are British National Grid (EPSG:27700) unless stated. "
+            "Send `Authorization: Bearer <token>`; anonymous callers see public views."
+        ),
+    )
+    app.state.settings = settings
+    app.state.atlas = atlas
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(geocode.router, prefix=API_PREFIX)
+    app.include_router(datasets.router, prefix=API_PREFIX)
+    app.include_router(analysis.router, prefix=API_PREFIX)
+    app.include_router(boundaries.router, prefix=API_PREFIX)
+    app.include_router(tiles.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    return app

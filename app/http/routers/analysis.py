@@ -1,0 +1,104 @@
+"""Counts (and later hotspots) over HTTP: the same engine as ``atlas counts``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from app.http.deps import AtlasDep, PrincipalDep
+from app.services.counts import CountQuery
+from app.services.crosswalks import read_aggregate
+from app.services.export import rows_to_csv
+from app.services.hotspots import HotspotQuery
+
+router = APIRouter(tags=["analysis"])
+
+
+@router.get("/counts", response_model=None)
+def counts(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    dataset: Annotated[str, Query(description="Dataset name")],
+    by: Annotated[str, Query(description="Boundary selector: set:version, set@date or set")],
+    first: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    category: str | None = None,
+    rates: bool = False,
+    format: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | Response:
+    """One row per area with its count (and rates); ``meta`` gives the provenance."""
+    data = atlas.counts(CountQuery(dataset, by, first, last, category, rates), principal)
+    if format == "csv":
+        filename = f"{dataset}-{by.replace(':', '-')}-counts.csv"
+        return Response(
+            rows_to_csv(data["rows"]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return data
+
+
+def _csv_or_json(data: dict[str, Any], fmt: str, filename: str) -> dict[str, Any] | Response:
+    if fmt == "csv":
+        return Response(
+            rows_to_csv(data["rows"]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return data
+
+
+@router.get("/crosswalks")
+def crosswalk_diff(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    sel_from: Annotated[str, Query(alias="from", description="From version, e.g. wards:2013")],
+    sel_to: Annotated[str, Query(alias="to", description="To version, e.g. wards:2019")],
+) -> dict[str, Any]:
+    """How two boundary versions relate: pairs with area shares, unchanged areas, changes."""
+    del principal  # boundaries are open data
+    return atlas.crosswalks.diff(sel_from, sel_to)
+
+
+@router.post("/reassign", response_model=None)
+async def reassign(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="CSV aggregate table by area")],
+    sel_from: Annotated[str, Form(alias="from")],
+    sel_to: Annotated[str, Form(alias="to")],
+    code_field: Annotated[str, Form()],
+    value_field: Annotated[str, Form()],
+    weights: Annotated[Literal["area", "population"], Form()] = "area",
+    format: Annotated[Literal["json", "csv"], Form()] = "json",
+) -> dict[str, Any] | Response:
+    """Convert an aggregate table between versions through the crosswalk (totals conserved)."""
+    del principal  # the caller supplies the data; nothing stored is revealed
+    data = await file.read(50 * 2**20)
+    table = read_aggregate(None, data, code_field, value_field)
+    out = await run_in_threadpool(atlas.crosswalks.reassign_table, table, sel_from, sel_to, weights)
+    return _csv_or_json(out, format, "reassigned.csv")
+
+
+@router.get("/hotspots", response_model=None)
+def hotspots(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    dataset: Annotated[str, Query(description="Dataset name")],
+    grid: Annotated[float | None, Query(description="Cell size in metres")] = None,
+    by: Annotated[str | None, Query(description="Boundary selector for area hotspots")] = None,
+    first: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    category: str | None = None,
+    permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
+    seed: int | None = None,
+    format: Literal["geojson", "csv"] = "geojson",
+) -> Response:
+    """Gi* hotspots as a GeoJSON FeatureCollection in EPSG:27700 (``crs`` member) or CSV."""
+    q = HotspotQuery(dataset, grid, by, first, last, category, permutations, seed)
+    out = atlas.hotspots(q, principal)
+    if format == "csv":
+        return Response(rows_to_csv(out.rows()), media_type="text/csv; charset=utf-8")
+    return Response(out.geojson(), media_type="application/geo+json")

@@ -1,0 +1,1 @@
+"""Web pages served by the service itself (no CDN: partner intranets often have no internet)."""
