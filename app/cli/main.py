@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from app.cli import admin, analysis, boundaries
+from app.cli import admin, analysis, boundaries, embeds
 from app.cli.common import (
     DbOpt,
     JsonOpt,
@@ -41,6 +41,7 @@ cli.add_typer(population_cli, name="population")
 cli.add_typer(admin.partners_cli, name="partners")
 cli.add_typer(admin.tokens_cli, name="tokens")
 cli.add_typer(admin.datasets_cli, name="datasets")
+cli.add_typer(embeds.cli, name="embeds")
 analysis.register(cli)
 
 

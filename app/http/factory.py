@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.atlas import Atlas
 from app.http import problems
-from app.http.routers import analysis, boundaries, datasets, geocode, health, tiles
+from app.http.routers import analysis, boundaries, datasets, embeds, geocode, health, ogc, tiles
 from app.settings import Settings, get_settings
 from app.store import open_store
 from app.web import pages
@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
     app.include_router(analysis.router, prefix=API_PREFIX)
     app.include_router(boundaries.router, prefix=API_PREFIX)
     app.include_router(tiles.router, prefix=API_PREFIX)
+    app.include_router(embeds.router, prefix=API_PREFIX)
+    app.include_router(ogc.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
