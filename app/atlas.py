@@ -15,6 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.access.principal import OPERATOR, Principal
 from app.errors import BadRequest
 from app.ingest.pipeline import IngestContext, Outcome, ingest_source, read_checked
@@ -32,9 +34,11 @@ from app.services.maps import MapBuilder
 from app.services.population import import_population
 from app.services.postcodes import PostcodeFields, import_postcodes
 from app.services.tiles import TileCutter
+from app.services.trends import Trends
 from app.settings import Settings, get_settings
 from app.store import Store, open_store
 from app.store.records import BoundaryVersionRecord, DatasetRecord
+from geo.disclosure import suppression_mask
 
 ACCESS_LEVELS = ("open", "partner", "restricted")
 DEMO_DATASET = "police-uk-surrey"
@@ -232,12 +236,34 @@ class Atlas:
 
     @cached_property
     def hotspot_engine(self) -> Hotspots:
-        return Hotspots(self.areas, self.incidents, self.settings.suppression_threshold)
+        return Hotspots(
+            self.areas, self.incidents, self.denominators, self.settings.suppression_threshold
+        )
 
     def hotspots(self, query: HotspotQuery, principal: Principal = OPERATOR) -> HotspotOutput:
         """Gi* hotspots on a grid or on areas (see ``atlas hotspots``)."""
         dataset = self.readable_dataset(query.dataset, principal)
         return self.hotspot_engine.run(dataset, query, principal)
+
+    @cached_property
+    def trends(self) -> Trends:
+        return Trends(self.areas, self.incidents, self.settings.suppression_threshold)
+
+    def categories(self, dataset: str, principal: Principal = OPERATOR) -> dict[str, Any]:
+        """Categories held in a dataset with their counts, and the months held."""
+        frame = self.incidents.frame(self.readable_dataset(dataset, principal))
+        names, counts = np.unique(frame.category.astype(str), return_counts=True)
+        hide = suppression_mask(counts, self.settings.suppression_threshold)
+        if not principal.suppressed:
+            hide[:] = False
+        return {
+            "dataset": dataset,
+            "months": frame.months(),
+            "categories": [
+                {"category": str(n), "incidents": None if h else int(c)}
+                for n, c, h in zip(names, counts, hide, strict=True)
+            ],
+        }
 
     @cached_property
     def maps(self) -> MapBuilder:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from app.access.principal import OPERATOR
 from app.cli.common import (
     CliFailure,
     DbOpt,
@@ -60,8 +61,66 @@ def _print_reassign(data: dict[str, Any]) -> None:
     )
 
 
+def _print_change(data: dict[str, Any]) -> None:
+    meta = data["meta"]
+    now, then = meta["period"], meta["comparison_period"]
+    title = f"{now['from']}..{now['to']} vs {then['from']}..{then['to']}"
+    cols = ["area_code", "area_name", "current", "previous", "pct_change", "p_value", "direction"]
+    print_table(data["rows"], cols, title=title)
+    for c in meta.get("caveats", []):
+        out_console.print(f"note: {c}")
+
+
+def _print_profile(data: dict[str, Any]) -> None:
+    if data["method"] == "none":
+        out_console.print(" ".join(data["caveats"]))
+        return
+    rows = [
+        {"day": d, **{f"{h:02d}": round(v or 0, 1) for h, v in enumerate(r)}}
+        for d, r in zip(data["days"], data["table"], strict=True)
+    ]
+    print_table(rows, title=f"{data['dataset']}: incidents by day and hour ({data['method']})")
+
+
 def register(cli: typer.Typer) -> None:
     """Attach the analysis commands to the root CLI."""
+
+    @cli.command()
+    def change(
+        dataset: Annotated[str, typer.Option(help="Dataset")],
+        by: Annotated[str, typer.Option(help="Boundary selector")],
+        first: FromOpt = None,
+        last: ToOpt = None,
+        category: CategoryOpt = None,
+        compare: Annotated[str, typer.Option(help="previous or last_year")] = "last_year",
+        fmt: FormatOpt = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Per area: this period vs the previous period or the same period last year."""
+        with failures():
+            if compare not in ("previous", "last_year"):
+                raise CliFailure("--compare must be previous or last_year")
+            atlas = open_atlas(db)
+            ds = atlas.store.datasets.get(dataset)
+            out = atlas.trends.change(ds, by, first, last, category, compare, OPERATOR)  # type: ignore[arg-type]
+            _output(out, fmt, as_json, _print_change)
+
+    @cli.command()
+    def timeprofile(
+        dataset: Annotated[str, typer.Option(help="Dataset")],
+        first: FromOpt = None,
+        last: ToOpt = None,
+        category: CategoryOpt = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Incidents by day of week x hour of day (aoristic apportionment for time windows)."""
+        with failures():
+            atlas = open_atlas(db)
+            ds = atlas.store.datasets.get(dataset)
+            out = atlas.trends.time_profile(ds, first, last, category, OPERATOR)
+            emit(out, as_json, _print_profile)
 
     @cli.command()
     def hotspots(
@@ -77,6 +136,13 @@ def register(cli: typer.Typer) -> None:
             int, typer.Option(help="Permutation draws for p_sim (0: none)")
         ] = 0,
         seed: Annotated[int | None, typer.Option(help="Seed for the permutations")] = None,
+        method: Annotated[
+            str, typer.Option(help="gi_star (default), kde, local_moran or emerging")
+        ] = "gi_star",
+        bandwidth: Annotated[
+            float | None, typer.Option(help="kde: kernel bandwidth in metres (default 3 cells)")
+        ] = None,
+        kernel: Annotated[str, typer.Option(help="kde: quartic or gaussian")] = "quartic",
         fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
         db: DbOpt = None,
         as_json: JsonOpt = False,
@@ -85,7 +151,19 @@ def register(cli: typer.Typer) -> None:
         with failures():
             if fmt not in ("geojson", "csv"):
                 raise CliFailure("--format must be geojson or csv")
-            q = HotspotQuery(dataset, grid, by, first, last, category, permutations, seed)
+            q = HotspotQuery(
+                dataset,
+                grid,
+                by,
+                first,
+                last,
+                category,
+                permutations,
+                seed,
+                method,
+                bandwidth,
+                kernel,
+            )
             out = open_atlas(db).hotspots(q)
             if fmt == "csv" and not as_json:
                 sys.stdout.write(rows_to_csv(out.rows()))
@@ -122,12 +200,16 @@ def register(cli: typer.Typer) -> None:
         rates: Annotated[
             bool, typer.Option("--rates", help="Add population and rates per 1,000")
         ] = False,
+        smooth: Annotated[
+            str | None,
+            typer.Option(help="Add Empirical Bayes smoothed rates: eb_global or eb_local"),
+        ] = None,
         fmt: FormatOpt = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """One row per area of the selected boundary version: area_code, area_name, count."""
         with failures():
-            q = CountQuery(dataset, by, first, last, category, rates)
+            q = CountQuery(dataset, by, first, last, category, rates, smooth)
             data = open_atlas(db).counts(q)
             _output(data, fmt, as_json, _print_counts)

@@ -92,7 +92,9 @@ def parse_when(table: RawTable, spec: Dates, today: date) -> When:
         values = table.columns[spec.month]
         ts = parse_formats(values, spec.month_formats, excel=False)
         reason = _reasons(values, ts, "missing_date")
-        return _finish(ts, ts, np.full(len(ts), NAT), reason, "month", today)
+        # A month is not a time: start/end stay unknown so nothing invents a time of day.
+        unknown = np.full(len(ts), NAT)
+        return _finish(ts, unknown, unknown.copy(), reason, "month", today)
     if spec.datetime is not None:
         values = table.columns[spec.datetime]
         ts = parse_formats(values, spec.datetime_formats + spec.date_formats, spec.excel_serials)

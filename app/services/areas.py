@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import scipy.sparse
 import shapely
 
 from app.errors import BadRequest, NotFound
@@ -15,6 +16,7 @@ from app.services.geojson import LonLatFn, to_wgs84
 from app.store import Store
 from app.store.records import AreaLayer, BoundaryVersionRecord
 from geo.assign import AreaIndex
+from geo.weights import polygon_queen
 
 _SELECTOR = re.compile(r"^(?P<set>[A-Za-z0-9_.\-]+)(?:(?P<sep>[:@])(?P<rest>[A-Za-z0-9_.\-]+))?$")
 
@@ -55,6 +57,7 @@ class AreaCatalogue:
         self._layers: dict[int, AreaLayer] = {}
         self._indexes: dict[int, AreaIndex] = {}
         self._wgs84: dict[int, np.ndarray] = {}
+        self._queen: dict[int, scipy.sparse.csr_matrix] = {}
         self._partnership: Partnership | None = None
         self._lock = threading.Lock()
 
@@ -103,11 +106,24 @@ class AreaCatalogue:
                 self._wgs84[version_id] = to_wgs84(layer.geometries, to_lonlat)
             return self._wgs84[version_id]
 
+    def queen(self, version_id: int, include_self: bool = False) -> scipy.sparse.csr_matrix:
+        """Binary queen contiguity of the version's areas (cached), optionally with self."""
+        with self._lock:
+            found = self._queen.get(version_id)
+        if found is None:
+            found = polygon_queen(self.layer(version_id).geometries)
+            with self._lock:
+                self._queen[version_id] = found
+        if include_self:
+            return (found + scipy.sparse.identity(found.shape[0], format="csr")).tocsr()
+        return found
+
     def forget(self, version_id: int) -> None:
         with self._lock:
             self._layers.pop(version_id, None)
             self._indexes.pop(version_id, None)
             self._wgs84.pop(version_id, None)
+            self._queen.pop(version_id, None)
             self._partnership = None
 
     def partnership(self) -> Partnership | None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from app.access.principal import Principal
+from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
 from app.services.denominators import Denominators
 from app.services.incidents import IncidentCache, IncidentFrame
@@ -15,6 +16,7 @@ from app.store.records import BoundaryVersionRecord, DatasetRecord
 from geo.aggregate import count_by_area
 from geo.disclosure import suppression_mask, total_is_safe
 from geo.rates import MIN_STABLE_COUNT, rates_per_1000
+from geo.smoothing import eb_global, eb_local
 
 RATE_FIELDS = ("population", "rate_per_1000", "ci_low", "ci_high")
 
@@ -27,6 +29,8 @@ class CountQuery:
     last: str | None = None
     category: str | None = None
     rates: bool = False
+    #: Empirical Bayes smoothed rates for maps of small areas: "eb_global" or "eb_local".
+    smooth: str | None = None
 
 
 def boundary_meta(v: BoundaryVersionRecord) -> dict[str, Any]:
@@ -68,8 +72,10 @@ def counts_table(
         for c, n, k in zip(layer.codes.tolist(), layer.names.tolist(), counts.tolist(), strict=True)
     ]
     meta = _meta(dataset, version, frame, mask, area_idx, q, first, last)
-    if q.rates:
+    if q.rates or q.smooth:
         _add_rates(rows, counts, denominators, version, first, last, meta)
+    if q.smooth:
+        _add_smoothed(rows, counts, areas, version, q.smooth, meta)
     if principal.suppressed:
         _suppress(rows, counts, meta, threshold)
     return {"rows": rows, "meta": meta}
@@ -86,9 +92,7 @@ def _meta(
     last: str,
 ) -> dict[str, Any]:
     located = frame.located & mask
-    caveats = []
-    if mask.sum() and np.isnat(frame.occurred_from[mask]).all():
-        caveats.append("month only: the source gives no dates or times within the month")
+    caveats = _caveats(frame, mask)
     return {
         "dataset": dataset.name,
         "boundary": boundary_meta(version),
@@ -106,6 +110,29 @@ def _meta(
         "data_version": frame.data_version,
         "caveats": caveats,
     }
+
+
+def _caveats(frame: IncidentFrame, mask: np.ndarray) -> list[str]:
+    """Plain-language cautions: month-only data, a large unlocated share, a partial last month."""
+    out: list[str] = []
+    n = int(mask.sum())
+    if n == 0:
+        return ["no incidents in this selection"]
+    if np.isnat(frame.occurred_from[mask]).all():
+        out.append("month only: the source gives no dates or times within the month")
+    unlocated = int((mask & ~frame.located).sum())
+    if unlocated / n > 0.02:
+        out.append(f"{100 * unlocated / n:.1f}% of incidents have no location and are in no area")
+    timed = frame.occurred_from[mask]
+    timed = timed[~np.isnat(timed)]
+    if len(timed):
+        last = timed.max()
+        month_end = (last.astype("datetime64[M]") + 1).astype("datetime64[s]")
+        if month_end - last > np.timedelta64(3, "D"):
+            out.append(
+                f"the latest month may be partial: the last incident is dated {str(last)[:10]}"
+            )
+    return out
 
 
 def _add_rates(
@@ -126,6 +153,11 @@ def _add_rates(
             v = float(getattr(table, f)[i])
             row[f] = None if not np.isfinite(v) else round(v, 4)
         row["unstable"] = bool(table.unstable[i])
+    unstable = int(table.unstable.sum())
+    if unstable:
+        meta["caveats"].append(
+            f"{unstable} areas have fewer than {MIN_STABLE_COUNT} incidents: rates unstable there"
+        )
     meta["rates"] = {
         "per": 1000,
         "interval": "exact Poisson 95% (Garwood)",
@@ -136,6 +168,35 @@ def _add_rates(
     }
 
 
+def _add_smoothed(
+    rows: list[dict[str, Any]],
+    counts: np.ndarray,
+    areas: AreaCatalogue,
+    version: BoundaryVersionRecord,
+    smooth: str,
+    meta: dict[str, Any],
+) -> None:
+    """Empirical Bayes smoothed rates per 1,000 (Marshall 1991; esda's formulae)."""
+    if smooth not in ("eb_global", "eb_local"):
+        raise BadRequest("smooth must be eb_global or eb_local")
+    population = np.array([np.nan if r["population"] is None else r["population"] for r in rows])
+    if smooth == "eb_global":
+        smoothed = eb_global(counts, population)
+    else:
+        smoothed = eb_local(counts, population, areas.queen(version.id))
+    for row, v in zip(rows, (1000.0 * smoothed).tolist(), strict=True):
+        row["rate_smoothed_per_1000"] = None if not np.isfinite(v) else round(v, 4)
+    meta["smoothing"] = {
+        "method": smooth,
+        "detail": "Empirical Bayes shrinkage towards the "
+        + (
+            "overall rate"
+            if smooth == "eb_global"
+            else "rate of each area with its queen neighbours"
+        ),
+    }
+
+
 def _suppress(
     rows: list[dict[str, Any]], counts: np.ndarray, meta: dict[str, Any], threshold: int
 ) -> None:
@@ -143,7 +204,7 @@ def _suppress(
     for i in np.flatnonzero(hide).tolist():
         rows[i]["count"] = None
         rows[i]["suppressed"] = True
-        for f in ("rate_per_1000", "ci_low", "ci_high"):
+        for f in ("rate_per_1000", "ci_low", "ci_high", "rate_smoothed_per_1000"):
             if f in rows[i]:
                 rows[i][f] = None
     safe = total_is_safe(counts, hide, threshold)

@@ -8,7 +8,6 @@ region count; points outside it are not in the analysis.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,16 +19,27 @@ from app.access.principal import Principal
 from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
 from app.services.counts import boundary_meta
+from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
+from app.services.hotspot_methods import (
+    area_counts,
+    cell_boxes,
+    cell_ids,
+    emerging_features,
+    grid_feature_index,
+    kde_features,
+    local_moran_features,
+    month_columns,
+)
 from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import DatasetRecord
 from geo.aggregate import count_by_area
 from geo.disclosure import suppression_mask
 from geo.grid import grid_counts
 from geo.hotspots import HotspotResult, gi_star, gi_star_grid
-from geo.weights import polygon_queen
 
 MIN_CELL_M = 50.0
+METHODS = ("gi_star", "kde", "local_moran", "emerging")
 MAX_PERMUTATIONS = 9999
 
 
@@ -43,10 +53,21 @@ class HotspotQuery:
     category: str | None = None
     permutations: int = 0
     seed: int | None = None
+    method: str = "gi_star"
+    bandwidth_m: float | None = None
+    kernel: str = "quartic"
 
     def check(self) -> None:
+        if self.method not in METHODS:
+            raise BadRequest(f"method must be one of {', '.join(METHODS)}")
         if (self.grid_m is None) == (self.by is None):
             raise BadRequest("give exactly one of --grid METRES or --by SEL")
+        if self.method == "kde" and self.grid_m is None:
+            raise BadRequest("kde needs --grid (cell size in metres)")
+        if self.method == "local_moran" and self.by is None:
+            raise BadRequest("local_moran works on areas: give --by SEL")
+        if self.kernel not in ("quartic", "gaussian"):
+            raise BadRequest("kernel must be quartic or gaussian")
         if self.grid_m is not None and not MIN_CELL_M <= self.grid_m <= 50_000:
             raise BadRequest(f"grid cell size must be between {MIN_CELL_M:g} m and 50 km")
         if not 0 <= self.permutations <= MAX_PERMUTATIONS:
@@ -85,21 +106,100 @@ class HotspotOutput:
 class Hotspots:
     """Gi* over a dataset's incidents; area weights cached per boundary version."""
 
-    def __init__(self, areas: AreaCatalogue, cache: IncidentCache, threshold: int) -> None:
+    def __init__(
+        self, areas: AreaCatalogue, cache: IncidentCache, denominators: Denominators, threshold: int
+    ) -> None:
         self.areas = areas
         self.cache = cache
+        self.denominators = denominators
         self.threshold = threshold
-        self._weights: dict[int, scipy.sparse.csr_matrix] = {}
-        self._lock = threading.Lock()
 
     def run(self, dataset: DatasetRecord, q: HotspotQuery, principal: Principal) -> HotspotOutput:
         q.check()
         frame = self.cache.frame(dataset)
         mask = frame.select(q.first, q.last, q.category)
-        out = self._grid(frame, mask, q) if q.grid_m is not None else self._areas(frame, mask, q)
+        if q.method == "kde":
+            out = self._kde(frame, mask, q)
+        elif q.method == "local_moran":
+            out = self._moran(frame, mask, q)
+        elif q.method == "emerging":
+            out = self._emerging(frame, mask, q)
+        elif q.grid_m is not None:
+            out = self._grid(frame, mask, q)
+        else:
+            out = self._areas(frame, mask, q)
         if principal.suppressed:
             _suppress(out, self.threshold)
         return out
+
+    def _region(self) -> tuple[shapely.Geometry | None, str]:
+        p = self.areas.partnership()
+        return (p.outline, p.version.selector) if p is not None else (None, "the data extent")
+
+    def _kde(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
+        assert q.grid_m is not None
+        use = mask & frame.located
+        region, name = self._region()
+        bandwidth = q.bandwidth_m or 3.0 * q.grid_m
+        geoms, props, ids, extra = kde_features(
+            frame.easting[use], frame.northing[use], q.grid_m, bandwidth, q.kernel, region
+        )
+        meta = _base_meta(frame, mask, q, f"grid {q.grid_m:g} m cells intersecting {name}")
+        meta.update(extra)
+        return HotspotOutput(geoms, props, ids, meta)
+
+    def _moran(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
+        assert q.by is not None
+        version = self.areas.resolve(q.by)
+        layer = self.areas.layer(version.id)
+        counts = area_counts(self.cache.area_idx(frame, version.id), layer.codes.size, mask)
+        meta = _base_meta(frame, mask, q, f"areas of {version.selector}")
+        period = meta["period"]
+        denom = self.denominators.for_period(version, period["from"], period["to"])
+        queen = self.areas.queen(version.id)
+        props, extra = local_moran_features(counts, denom.values, queen, q.permutations, q.seed)
+        for p, code, name in zip(props, layer.codes.tolist(), layer.names.tolist(), strict=True):
+            p["area_code"], p["area_name"] = code, name
+        meta.update(extra)
+        meta["population"] = {"year": denom.year, "source": denom.source, "method": denom.method}
+        meta["boundary"] = boundary_meta(version)
+        return HotspotOutput(layer.geometries, props, layer.codes.tolist(), meta)
+
+    def _emerging(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
+        held = frame.months()
+        first, last = q.first or (held[0] if held else ""), q.last or (held[-1] if held else "")
+        month_col, n_months = month_columns(frame.month_no, first, last)
+        use = mask & frame.located
+        if q.grid_m is not None:
+            region, name = self._region()
+            grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
+            feature = grid_feature_index(grid, frame.easting, frame.northing)
+            props, extra = emerging_features(
+                feature, month_col, grid.n_features, n_months, grid.mask, use
+            )
+            geoms, ids, features = (
+                cell_boxes(grid),
+                cell_ids(grid),
+                f"grid {q.grid_m:g} m in {name}",
+            )
+        else:
+            assert q.by is not None
+            version = self.areas.resolve(q.by)
+            layer = self.areas.layer(version.id)
+            feature = self.cache.area_idx(frame, version.id).astype(np.int64)
+            w = self._area_weights(version.id)
+            props, extra = emerging_features(feature, month_col, layer.codes.size, n_months, w, use)
+            for p, code, nm in zip(props, layer.codes.tolist(), layer.names.tolist(), strict=True):
+                p["area_code"], p["area_name"] = code, nm
+            geoms, ids, features = (
+                layer.geometries,
+                layer.codes.tolist(),
+                f"areas of {version.selector}",
+            )
+        meta = _base_meta(frame, mask, q, features)
+        meta["period"] = {"from": first, "to": last}
+        meta.update(extra)
+        return HotspotOutput(geoms, props, ids, meta)
 
     def _grid(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
         assert q.grid_m is not None
@@ -140,14 +240,7 @@ class Hotspots:
         return HotspotOutput(layer.geometries, props, layer.codes.tolist(), meta)
 
     def _area_weights(self, version_id: int) -> scipy.sparse.csr_matrix:
-        with self._lock:
-            if version_id in self._weights:
-                return self._weights[version_id]
-        queen = polygon_queen(self.areas.layer(version_id).geometries)
-        w = (queen + scipy.sparse.identity(queen.shape[0], format="csr")).tocsr()
-        with self._lock:
-            self._weights[version_id] = w
-        return w
+        return self.areas.queen(version_id, include_self=True)
 
 
 def _properties(counts: np.ndarray, r: HotspotResult) -> list[dict[str, Any]]:
@@ -162,6 +255,25 @@ def _properties(counts: np.ndarray, r: HotspotResult) -> list[dict[str, Any]]:
         cols["p_sim"] = r.p_sim.tolist()
     names = list(cols)
     return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def _base_meta(
+    frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery, features: str
+) -> dict[str, Any]:
+    months = frame.month[mask]
+    return {
+        "dataset": frame.dataset.name,
+        "method": q.method,
+        "features": features,
+        "period": {
+            "from": q.first or (min(months.tolist()) if len(months) else None),
+            "to": q.last or (max(months.tolist()) if len(months) else None),
+        },
+        "category": q.category,
+        "incidents": int(mask.sum()),
+        "unlocated": int((mask & ~frame.located).sum()),
+        "crs": "EPSG:27700",
+    }
 
 
 def _meta(
@@ -197,11 +309,18 @@ def _meta(
 
 
 def _suppress(out: HotspotOutput, threshold: int) -> None:
+    if not out.properties or "count" not in out.properties[0]:
+        return  # densities are smoothed over the bandwidth; no cell count is published
     counts = np.array([p["count"] for p in out.properties], dtype=np.int64)
     hide = suppression_mask(counts, threshold)
     for i in np.flatnonzero(hide).tolist():
         out.properties[i]["count"] = None
+    for i in np.flatnonzero(hide).tolist():
+        for derived in ("rate_per_1000", "local_i", "z"):
+            if derived in out.properties[i]:
+                out.properties[i][derived] = None
     for p in out.properties:
         # Full-precision z-scores of every cell would let the counts be solved back.
-        p["gi_z"] = round(p["gi_z"], 2)
+        if "gi_z" in p:
+            p["gi_z"] = round(p["gi_z"], 2)
     out.meta["suppression"] = {"threshold": threshold, "cells_hidden": int(hide.sum())}

@@ -14,6 +14,7 @@ from app.services.export import rows_to_csv
 from app.services.hotspots import HotspotQuery
 
 router = APIRouter(tags=["analysis"])
+MONTH = r"^\d{4}-\d{2}$"
 
 
 @router.get("/counts", response_model=None)
@@ -22,14 +23,15 @@ def counts(
     principal: PrincipalDep,
     dataset: Annotated[str, Query(description="Dataset name")],
     by: Annotated[str, Query(description="Boundary selector: set:version, set@date or set")],
-    first: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
-    last: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    first: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
     category: str | None = None,
     rates: bool = False,
+    smooth: Literal["eb_global", "eb_local"] | None = None,
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | Response:
     """One row per area with its count (and rates); ``meta`` gives the provenance."""
-    data = atlas.counts(CountQuery(dataset, by, first, last, category, rates), principal)
+    data = atlas.counts(CountQuery(dataset, by, first, last, category, rates, smooth), principal)
     if format == "csv":
         filename = f"{dataset}-{by.replace(':', '-')}-counts.csv"
         return Response(
@@ -89,16 +91,75 @@ def hotspots(
     dataset: Annotated[str, Query(description="Dataset name")],
     grid: Annotated[float | None, Query(description="Cell size in metres")] = None,
     by: Annotated[str | None, Query(description="Boundary selector for area hotspots")] = None,
-    first: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
-    last: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    first: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
     category: str | None = None,
     permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
     seed: int | None = None,
+    method: Literal["gi_star", "kde", "local_moran", "emerging"] = "gi_star",
+    bandwidth: Annotated[float | None, Query(gt=0, description="kde bandwidth, metres")] = None,
+    kernel: Literal["quartic", "gaussian"] = "quartic",
     format: Literal["geojson", "csv"] = "geojson",
 ) -> Response:
-    """Gi* hotspots as a GeoJSON FeatureCollection in EPSG:27700 (``crs`` member) or CSV."""
-    q = HotspotQuery(dataset, grid, by, first, last, category, permutations, seed)
+    """Hotspots (Gi* by default) as GeoJSON in EPSG:27700 (``crs`` member) or CSV."""
+    q = HotspotQuery(
+        dataset, grid, by, first, last, category, permutations, seed, method, bandwidth, kernel
+    )
     out = atlas.hotspots(q, principal)
     if format == "csv":
         return Response(rows_to_csv(out.rows()), media_type="text/csv; charset=utf-8")
     return Response(out.geojson(), media_type="application/geo+json")
+
+
+@router.get("/datasets/{dataset}/categories")
+def categories(dataset: str, atlas: AtlasDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Categories held in the dataset (with counts) and the months held."""
+    return atlas.categories(dataset, principal)
+
+
+@router.get("/change", response_model=None)
+def change(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    dataset: str,
+    by: str,
+    first: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
+    category: str | None = None,
+    compare: Literal["previous", "last_year"] = "last_year",
+    format: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | Response:
+    """Per area: this period vs the previous one or the same period last year (exact test)."""
+    ds = atlas.readable_dataset(dataset, principal)
+    out = atlas.trends.change(ds, by, first, last, category, compare, principal)
+    return _csv_or_json(out, format, f"{dataset}-change.csv")
+
+
+@router.get("/areas/summary")
+def area_summary(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    dataset: str,
+    by: str,
+    area: Annotated[str, Query(description="Area code")],
+    first: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
+    category: str | None = None,
+) -> dict[str, Any]:
+    """One area's monthly series with its seasonal baseline; change vs before and last year."""
+    ds = atlas.readable_dataset(dataset, principal)
+    return atlas.trends.area_summary(ds, by, area, first, last, category, principal)
+
+
+@router.get("/timeprofile")
+def timeprofile(
+    atlas: AtlasDep,
+    principal: PrincipalDep,
+    dataset: str,
+    first: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
+    category: str | None = None,
+) -> dict[str, Any]:
+    """Incidents by day of week x hour of day (aoristic for time windows)."""
+    ds = atlas.readable_dataset(dataset, principal)
+    return atlas.trends.time_profile(ds, first, last, category, principal)
