@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.crosswalk import Crosswalk, area_crosswalk, reassign
-from geo.rates import nearest_year
-
 from app.errors import NotFound
 from app.services.areas import AreaCatalogue
 from app.store import Store
 from app.store.records import BoundaryVersionRecord
+from geo.crosswalk import Crosswalk, area_crosswalk, reassign
+from geo.rates import nearest_year
 
 #: Pieces under 1% of a population area are generalisation slivers between layers, not people.
 SLIVER_SHARE = 0.01
