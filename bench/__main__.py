@@ -63,10 +63,13 @@ def run_case(name: str, ctx: Context, out: dict[str, Any]) -> None:
         return
     entry["case_wall_s"] = round(time.perf_counter() - start, 1)
     out["cases"].append(entry)
-    _say(
-        f"{name}: ours {entry['ours_s']:.4g} s, peer {entry['peer_s']:.4g} s,"
-        f" speedup {entry['speedup']:.4g} (target {entry['target']})"
-    )
+    if entry["peer_s"] is None:
+        _say(f"{name}: ours {entry['ours_s']:.4g} s (absolute; no peer)")
+    else:
+        _say(
+            f"{name}: ours {entry['ours_s']:.4g} s, peer {entry['peer_s']:.4g} s,"
+            f" speedup {entry['speedup']:.4g} (target {entry['target']})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,7 +59,8 @@ def scaling_chart(scaling: dict[str, Any] | None, path: Path) -> Path:
         ax.set_xlabel("n (points / incidents)")
         ax.set_ylabel(label)
         ax.grid(True, which="major", alpha=0.3)
-    ax_t.legend(fontsize=8)
+    if ax_t.get_legend_handles_labels()[0]:
+        ax_t.legend(fontsize=8)
     ax_t.set_title("Time against n (ours solid, peer dashed)")
     ax_m.set_title("Peak resident memory above the inputs")
     fig.tight_layout()

@@ -125,7 +125,7 @@ def warm_up(ours: Side, peer: Side) -> tuple[float, Any, float, Any]:
 def check(passed: bool, what: str, tolerance: str, **measured: Any) -> dict[str, Any]:
     """Record a correctness check; raise :class:`CaseFailed` when it did not pass."""
     result = {"ran": True, "passed": bool(passed), "what": what, "tolerance": tolerance}
-    result.update({k: _jsonable(v) for k, v in measured.items()})
+    result.update({k: jsonable(v) for k, v in measured.items()})
     if not passed:
         detail = ", ".join(f"{k}={v}" for k, v in measured.items())
         raise CaseFailed(f"ours and the peer disagree: {what} (tolerance {tolerance}; {detail})")
@@ -172,16 +172,16 @@ def record(
         "check": check_result,
         "notes": [*notes, *timing.notes],
     }
-    out.update({k: _jsonable(v) for k, v in extra.items()})
+    out.update({k: jsonable(v) for k, v in extra.items()})
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """numpy scalars and tuples to plain JSON types (floats to 6 significant digits)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item") and callable(value.item):
         value = value.item()
     if isinstance(value, float):

@@ -72,15 +72,20 @@ def _memory_gib() -> float | None:
     return sig(int(first.split()[1]) / 2**20, 3)
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
-    return done.stdout.strip()
+    return done.stdout.rstrip("\n")
+
+
+def _uncommitted() -> list[str] | None:
+    """Paths (outside bench/) whose measured code differs from the commit, e.g. work in progress."""
+    status = _git("status", "--porcelain", "--untracked-files=normal", "--", "geo", "app")
+    return None if status is None else [line[3:] for line in status.splitlines()]
 
 
 def _version(name: str) -> str | None:
@@ -105,7 +110,8 @@ def machine(quick: bool) -> dict[str, Any]:
         "libraries": {name: _version(name) for name in LIBRARIES},
         "geos": shapely.geos_version_string,
         "proj": pyproj.proj_version_str,
-        "commit": _git_commit(),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "uncommitted_code": _uncommitted(),
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_start": [round(v, 2) for v in os.getloadavg()],
         "mode": "quick" if quick else "full",
@@ -125,6 +131,14 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds * 1000:.3g} ms"
 
 
+def _dirty(m: dict[str, Any]) -> str:
+    paths = m.get("uncommitted_code") or []
+    if not paths:
+        return ""
+    shown = ", ".join(f"`{p}`" for p in paths[:8]) + (", ..." if len(paths) > 8 else "")
+    return f" plus uncommitted work in {shown}"
+
+
 def _verdict(case: dict[str, Any]) -> str:
     if case.get("target") is None:
         return "report"
@@ -137,11 +151,15 @@ def _case_rows(cases: list[dict[str, Any]]) -> list[str]:
         "|---|---:|---:|---|---:|---:|---:|:---:|",
     ]
     for c in cases:
-        peer_time = _fmt_s(c["peer_s"]) + (" (extrapolated)" if c.get("peer_extrapolated") else "")
+        if c["peer_s"] is None:
+            peer_time, speedup = "—", "—"
+        else:
+            peer_time = _fmt_s(c["peer_s"]) + (" (extrapolated)" * bool(c.get("peer_extrapolated")))
+            speedup = f"{c['speedup']:,.4g}×"
         target = "" if c.get("target") is None else f"≥ {c['target']:g}"
         rows.append(
             f"| `{c['name']}` | {c['n']:,} | {_fmt_s(c['ours_s'])} | {c['peer']} | {peer_time} |"
-            f" {c['speedup']:,.4g}× | {target} | {_verdict(c)} |"
+            f" {speedup} | {target} | {_verdict(c)} |"
         )
     return rows
 
@@ -155,7 +173,9 @@ def _details(cases: list[dict[str, Any]]) -> list[str]:
             f"### `{c['name']}`",
             "",
             f"* ours: `{c['ours']}` — median of {c['repeats']['ours']} runs",
-            f"* peer: {c['peer']} — median of {c['repeats']['peer']} runs",
+            f"* peer: {c['peer']} — median of {c['repeats']['peer']} runs"
+            if c["peer_s"] is not None
+            else "* absolute measurement: no peer, no target (reported as measured)",
             f"* check (before timing): {chk['what']}; tolerance {chk['tolerance']};"
             f" passed; measured {json.dumps(measured, ensure_ascii=False)}",
             *(f"* {note}" for note in c.get("notes", [])),
@@ -191,7 +211,8 @@ def write_readme(folder: Path, results: dict[str, Any]) -> Path:
         "",
         "## Results",
         "",
-        f"Run of {m['started_utc']} ({m['mode']} mode) at commit `{m['commit']}`: {m['cpu']},"
+        f"Run of {m['started_utc']} ({m['mode']} mode) at commit `{m['commit']}`"
+        f"{_dirty(m)}: {m['cpu']},"
         f" {m['cores_usable']} usable cores, {m['memory_gib']} GiB RAM, Python {m['python']},"
         f" GEOS {m['geos']}, PROJ {m['proj']}. Load average {m['load_average_start']} at the"
         f" start and {m.get('load_average_end')} at the end (other work on the machine slows both"

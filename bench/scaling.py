@@ -9,7 +9,7 @@ under-count): ``peak_traced_mib``, the peak of Python and numpy allocations abov
 high-water mark (reset through Linux ``/proc/self/clear_refs``) minus the resident set before the
 call (it includes GEOS, but misses memory the allocator reuses from freed inputs). Then the call
 is timed 3 times (once when the warm-up took over 20 s, which is also slowed by tracemalloc) and
-the median is reported. Quick mode runs all sizes of a (task, side) in one worker.
+the median is reported. Quick mode (CI) runs everything in one worker.
 
 Tasks: ``pip`` (``AreaIndex.assign`` vs ``points_from_xy`` + ``sjoin`` on the 2019 wards, the
 index build excluded) and ``counts`` (``count_by_area_month`` vs pandas group-by), on the inputs
@@ -123,45 +123,65 @@ def measure_one(task: str, side: str, ctx: Context, n: int) -> dict[str, Any]:
     }
 
 
-def worker(task: str, side: str, sizes: list[int], seed: int) -> list[dict[str, Any]]:
+def worker(pairs: list[tuple[str, str]], sizes: list[int], seed: int) -> list[dict[str, Any]]:
+    """Measure each (task, side) at each size, in this process, in order."""
     from bench.data import Inputs  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context(quick=False, inputs=Inputs(seed), workdir=Path(tmp))
-        return [measure_one(task, side, ctx, n) for n in sizes]
+        return [
+            {"task": t, "side": s, **measure_one(t, s, ctx, n)} for t, s in pairs for n in sizes
+        ]
+
+
+def _spawn(pairs: list[tuple[str, str]], sizes: list[int], seed: int) -> list[dict[str, Any]]:
+    cmd = [sys.executable, "-m", "bench.scaling", "--seed", str(seed)]
+    cmd += [arg for t, s in pairs for arg in ("--task", f"{t}:{s}")] + [str(n) for n in sizes]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"scaling worker {pairs} {sizes} failed:\n{done.stderr[-2000:]}")
+    points: list[dict[str, Any]] = json.loads(done.stdout)
+    return points
 
 
 def run(ctx: Context, progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """All (task, side, n) measurements, each in its own worker process (grouped when quick)."""
-    sizes = SIZES_QUICK if ctx.quick else SIZES_FULL
-    out: dict[str, Any] = {"sizes": list(sizes), "series": []}
-    for task, side in TASKS:
-        groups = [list(sizes)] if ctx.quick else [[n] for n in sizes]
-        points: list[dict[str, Any]] = []
-        for group in groups:
-            progress(f"scaling {task} {side} n={','.join(map(str, group))}")
-            cmd = [sys.executable, "-m", "bench.scaling", "--worker", task, side]
-            cmd += ["--seed", str(ctx.inputs.seed), *map(str, group)]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"scaling worker {task}/{side} failed:\n{done.stderr[-2000:]}")
-            points.extend(json.loads(done.stdout))
-        out["series"].append(
-            {"task": task, "side": side, "label": LABELS[task, side], "points": points}
-        )
-    return out
+    """Every (task, side, n) in its own worker process; quick mode uses one worker for all."""
+    sizes = list(SIZES_QUICK if ctx.quick else SIZES_FULL)
+    seed = ctx.inputs.seed
+    if ctx.quick:
+        progress(f"scaling: all tasks, n={sizes} (one worker)")
+        points = _spawn(list(TASKS), sizes, seed)
+    else:
+        points = []
+        for (task, side), n in ((pair, n) for pair in TASKS for n in sizes):
+            progress(f"scaling {task} {side} n={n:,}")
+            points += _spawn([(task, side)], [n], seed)
+    series = [
+        {
+            "task": task,
+            "side": side,
+            "label": LABELS[task, side],
+            "points": [
+                {k: v for k, v in p.items() if k not in ("task", "side")}
+                for p in points
+                if (p["task"], p["side"]) == (task, side)
+            ],
+        }
+        for task, side in TASKS
+    ]
+    return {"sizes": sizes, "series": series}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scaling")
-    parser.add_argument("--worker", nargs=2, metavar=("TASK", "SIDE"), required=True)
+    parser.add_argument("--task", action="append", required=True, help="TASK:SIDE, e.g. pip:ours")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("sizes", nargs="+", type=int)
     args = parser.parse_args(argv)
-    task, side = args.worker
-    if (task, side) not in TASKS:
-        parser.error(f"unknown task/side {task}/{side}")
-    json.dump(worker(task, side, args.sizes, args.seed), sys.stdout)
+    pairs = [tuple(t.split(":", 1)) for t in args.task]
+    if any(p not in TASKS for p in pairs):
+        parser.error(f"--task must be one of {', '.join(f'{t}:{s}' for t, s in TASKS)}")
+    json.dump(worker(pairs, args.sizes, args.seed), sys.stdout)
     return 0
 
 
