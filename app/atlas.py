@@ -153,7 +153,7 @@ class Atlas:
         owner: str | None = None,
         access: str | None = None,
         partner: str | None = None,
-        progress: Callable[[str], None] | None = None,
+        progress: ProgressFn | None = None,
     ) -> list[Outcome]:
         """Ingest files (every file read and checked before any is written)."""
         prof = load_profile(profile)
@@ -183,9 +183,13 @@ class Atlas:
         access: str | None,
         partner: str | None,
         idempotency_key: str | None,
-        progress: Callable[[str], None] | None,
+        progress: ProgressFn | None,
     ) -> list[Outcome]:
-        tables = [read_checked(s, profile) for s in sources]
+        step = _stepper(progress, total=4 * len(sources))
+        tables = []
+        for s in sources:
+            step(f"reading {s.name}")
+            tables.append(read_checked(s, profile))
         ds = self.dataset(dataset, owner, access, create=True)
         ctx = IngestContext(
             store=self.store,
@@ -193,7 +197,7 @@ class Atlas:
             areas=self.areas,
             max_distance_km=self.settings.max_distance_km,
             today=date.today(),
-            progress=progress or (lambda _s: None),
+            progress=step,
         )
         who = partner if partner is not None else (ds.owner or "")
         return [
@@ -277,6 +281,23 @@ class Atlas:
 
     def geocode(self, queries: Sequence[str]) -> list[GeocodeResult]:
         return [self.geocoder.geocode(q) for q in queries]
+
+
+#: Progress callback: (stage description, steps done, steps in all).
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _stepper(progress: ProgressFn | None, total: int) -> Callable[[str], None]:
+    """A per-stage callback that counts steps towards ``total`` (four per file)."""
+    done = 0
+
+    def step(stage: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(stage, done, total)
+        done += 1
+
+    return step
 
 
 def _check_name(name: str) -> None:
