@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
@@ -368,14 +367,9 @@ class FeatureSet:
     geometries: np.ndarray
     properties: list[dict[str, Any]]
     ids: list[str]
-    crs84_of: Callable[[], np.ndarray]
+    crs84: Callable[[np.ndarray], np.ndarray]  # positions -> CRS84 geometries (6 decimals)
     meta: dict[str, Any] = field(default_factory=dict)
     in_period: bool = True
-
-    @cached_property
-    def crs84(self) -> np.ndarray:
-        """The geometries in CRS84 (OSTN15, 6 decimals), converted on first use."""
-        return self.crs84_of()
 
 
 def _overlaps(v: BoundaryVersionRecord, start: date | None, end: date | None) -> bool:
@@ -384,8 +378,14 @@ def _overlaps(v: BoundaryVersionRecord, start: date | None, end: date | None) ->
     )
 
 
-def _area_crs84(atlas: Atlas, version_id: int) -> Callable[[], np.ndarray]:
-    return lambda: atlas.areas.wgs84(version_id, atlas.geocoder.ostn15.to_lonlat)
+def _area_crs84(atlas: Atlas, version_id: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Areas: the catalogue's cached conversion of the whole layer."""
+    return lambda at: atlas.areas.wgs84(version_id, atlas.geocoder.ostn15.to_lonlat)[at]
+
+
+def _cell_crs84(atlas: Atlas, geometries: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Grid cells change with every run: convert only the cells asked for (often one page)."""
+    return lambda at: to_wgs84(geometries[at], atlas.geocoder.ostn15.to_lonlat)
 
 
 def _boundary_features(atlas: Atlas, v: BoundaryVersionRecord, q: ItemsQuery) -> FeatureSet:
@@ -422,10 +422,7 @@ def _hotspot_features(
     grid_m = float(c.grid_m) if c.grid_m is not None else None
     hq = HotspotQuery(d.name, grid_m, v.selector if v else None, q.first, q.last, q.category)
     out = atlas.hotspots(hq, principal)
-    if v is not None:
-        crs84 = _area_crs84(atlas, v.id)
-    else:
-        crs84 = lambda: to_wgs84(out.geometries, atlas.geocoder.ostn15.to_lonlat)  # noqa: E731
+    crs84 = _area_crs84(atlas, v.id) if v is not None else _cell_crs84(atlas, out.geometries)
     return FeatureSet(out.geometries, out.properties, [str(i) for i in out.ids], crs84, out.meta)
 
 
@@ -445,9 +442,10 @@ def select(fs: FeatureSet, q: ItemsQuery) -> np.ndarray:
     """Positions of the features matching the request (bbox: geometry intersects the box)."""
     if not fs.in_period:
         return np.empty(0, dtype=np.int64)
+    everything = np.arange(len(fs.ids))
     if q.bbox is None:
-        return np.arange(len(fs.ids))
-    geometries = fs.geometries if q.bbox_crs == BNG else fs.crs84
+        return everything
+    geometries = fs.geometries if q.bbox_crs == BNG else fs.crs84(everything)
     return np.flatnonzero(shapely.intersects(geometries, shapely.box(*q.bbox)))
 
 
@@ -455,7 +453,7 @@ def output_geometries(fs: FeatureSet, positions: np.ndarray, crs: str) -> np.nda
     """Geometries at ``positions`` in the output CRS at published precision (1 m or 1e-6 deg)."""
     if crs == BNG:
         return rounded_bng(fs.geometries[positions])
-    return np.asarray(fs.crs84[positions], dtype=object)
+    return np.asarray(fs.crs84(positions), dtype=object)
 
 
 # -- links and pages ----------------------------------------------------------------------------
