@@ -18,6 +18,7 @@ import shapely
 from app.access.principal import Principal
 from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
+from app.services.cache import LRU
 from app.services.counts import boundary_meta
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
@@ -113,10 +114,23 @@ class Hotspots:
         self.cache = cache
         self.denominators = denominators
         self.threshold = threshold
+        self._results = LRU(32)
 
     def run(self, dataset: DatasetRecord, q: HotspotQuery, principal: Principal) -> HotspotOutput:
+        """Hotspots of one dataset; results are reused until the store's data version moves on."""
         q.check()
         frame = self.cache.frame(dataset)
+        key = (dataset.id, q, frame.data_version, principal.suppressed)
+        found = self._results.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        out = self._compute(frame, q, principal)
+        self._results.put(key, out)
+        return out
+
+    def _compute(
+        self, frame: IncidentFrame, q: HotspotQuery, principal: Principal
+    ) -> HotspotOutput:
         mask = frame.select(q.first, q.last, q.category)
         if q.method == "kde":
             out = self._kde(frame, mask, q)

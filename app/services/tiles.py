@@ -4,44 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
-from typing import Any
 
 import numpy as np
 
+from app.services.cache import LRU
 from app.services.maps import ThematicMap
 from geo.tiles.legend import render_legend_png
 from geo.tiles.mvt import VectorLayer, encode_tile
 from geo.tiles.png import render_tile
 from geo.tiles.webmercator import simplify_for_zoom, validate_tile
 
+__all__ = ["LRU", "MAX_ZOOM", "TileCutter", "tile_etag"]
+
 MAX_ZOOM = 18
 #: Beyond this zoom the geometry is already at full detail for these layers.
 SIMPLIFY_MAX_ZOOM = 14
 AREA_OUTLINE_RGBA = (40, 40, 40, 170)
-
-
-class LRU:
-    """A small thread-safe least-recently-used cache."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._d: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key in self._d:
-                self._d.move_to_end(key)
-                return self._d[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
 
 
 def tile_etag(body: bytes) -> str:

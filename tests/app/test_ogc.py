@@ -126,7 +126,6 @@ def test_conformance_lists_the_classes(client: TestClient) -> None:
     assert set(client.get("/conformance").json()["conformsTo"]) == {
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     }
 

@@ -11,12 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app.http.deps import AtlasDep, PrincipalDep
-from app.services import ogc
+from app.services import ogc, ogc_params
 
 router = APIRouter(tags=["OGC API - Features"])
 
 Limit = Annotated[
-    int, Query(ge=1, le=ogc.MAX_LIMIT, description=f"Features per page (1..{ogc.MAX_LIMIT})")
+    int,
+    Query(
+        ge=1, le=ogc_params.MAX_LIMIT, description=f"Features per page (1..{ogc_params.MAX_LIMIT})"
+    ),
 ]
 Offset = Annotated[int, Query(ge=0, description="Features to skip (next/prev links set it)")]
 Bbox = Annotated[
@@ -62,7 +65,7 @@ def landing(request: Request, principal: PrincipalDep) -> dict[str, Any]:
 def conformance(principal: PrincipalDep) -> dict[str, Any]:
     """The conformance classes this service implements."""
     del principal
-    return {"conformsTo": list(ogc.CONFORMANCE)}
+    return {"conformsTo": list(ogc_params.CONFORMANCE)}
 
 
 @router.get("/collections")
@@ -86,7 +89,7 @@ def items(
     collection_id: str,
     atlas: AtlasDep,
     principal: PrincipalDep,
-    limit: Limit = ogc.DEFAULT_LIMIT,
+    limit: Limit = ogc_params.DEFAULT_LIMIT,
     offset: Offset = 0,
     bbox: Bbox = None,
     bbox_crs: BboxCrs = None,
@@ -97,9 +100,9 @@ def items(
     category: str | None = None,
 ) -> Response:
     """A page of features as GeoJSON (CRS84, or ``crs``), with numberMatched and next links."""
-    q = ogc.ItemsQuery.parse(limit, offset, bbox, bbox_crs, crs, when, first, last, category)
+    q = ogc_params.ItemsQuery.parse(limit, offset, bbox, bbox_crs, crs, when, first, last, category)
     body = ogc.items_page(atlas, principal, collection_id, q, _url(request))
-    return Response(body, media_type=ogc.GEOJSON, headers=ogc.content_crs(q.crs))
+    return Response(body, media_type=ogc_params.GEOJSON, headers=ogc.content_crs(q.crs))
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response)
@@ -116,6 +119,8 @@ def item(
     category: str | None = None,
 ) -> Response:
     """One feature as GeoJSON (CRS84, or ``crs``)."""
-    q = ogc.ItemsQuery.parse(crs=crs, datetime_text=when, first=first, last=last, category=category)
+    q = ogc_params.ItemsQuery.parse(
+        crs=crs, datetime_text=when, first=first, last=last, category=category
+    )
     body = ogc.feature_doc(atlas, principal, collection_id, feature_id, q, _url(request))
-    return Response(body, media_type=ogc.GEOJSON, headers=ogc.content_crs(q.crs))
+    return Response(body, media_type=ogc_params.GEOJSON, headers=ogc.content_crs(q.crs))
