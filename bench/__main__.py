@@ -1,14 +1,16 @@
-"""``python -m bench [--quick] [--out PATH] [--case NAME ...] [--no-scaling]``.
+"""``python -m bench [--quick] [--out PATH] [--case NAME ...] [--no-scaling] [--render]``.
 
 Runs the cases of :mod:`bench.cases` (all by default) and the scaling series, then writes the
 results file (default ``bench/results.json``; ``bench/.cache/quick/results.json`` with
 ``--quick``, so CI never overwrites the committed full results) and, beside it, ``README.md``,
-``speedups.png`` and ``scaling.png``. Exits 1 when a case failed (its check or its run).
+``speedups.png`` and ``scaling.png`` (``--render`` only rewrites those from the results file).
+Exits 1 when a case failed (its check or its run).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -38,7 +40,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--case", action="append", choices=case_registry.CASE_NAMES, help="run only this case"
     )
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling series")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite README and charts from --out"
+    )
     return parser.parse_args(argv)
+
+
+def render(out_path: Path, results: dict[str, Any]) -> int:
+    """Write the README and the charts beside ``out_path``; exit status 1 if a case failed."""
+    from bench.charts import write_charts  # noqa: PLC0415
+    from bench.report import write_readme  # noqa: PLC0415
+
+    write_charts(out_path.parent, results)
+    readme = write_readme(out_path.parent, results)
+    _say(f"wrote {readme} and the charts beside {out_path}")
+    print(readme.read_text(encoding="utf-8").split("## Results", 1)[-1].split("## Case details")[0])
+    return 1 if results["failures"] else 0
 
 
 def run_case(name: str, ctx: Context, out: dict[str, Any]) -> None:
@@ -75,7 +92,9 @@ def run_case(name: str, ctx: Context, out: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out_path = (args.out or (QUICK_OUT if args.quick else FULL_OUT)).resolve()
-    from bench.report import machine, write_readme, write_results  # noqa: PLC0415
+    if args.render:
+        return render(out_path, json.loads(out_path.read_text(encoding="utf-8")))
+    from bench.report import machine, write_results  # noqa: PLC0415
 
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -94,13 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     results["machine"]["wall_s"] = round(time.perf_counter() - started, 1)
     write_results(out_path, results)
-    from bench.charts import write_charts  # noqa: PLC0415
-
-    write_charts(out_path.parent, results)
-    readme = write_readme(out_path.parent, results)
-    _say(f"wrote {out_path}, {readme} and the charts")
-    print(readme.read_text(encoding="utf-8").split("## Results", 1)[-1].split("## Case details")[0])
-    return 1 if results["failures"] else 0
+    _say(f"wrote {out_path}")
+    return render(out_path, results)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def scaling_chart(scaling: dict[str, Any] | None, path: Path) -> Path:
     if ax_t.get_legend_handles_labels()[0]:
         ax_t.legend(fontsize=8)
     ax_t.set_title("Time against n (ours solid, peer dashed)")
-    ax_m.set_title("Peak resident memory above the inputs")
+    ax_m.set_title("Peak memory of one call above its inputs")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
