@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from app.access.embeds import embed_principal, looks_like_embed
 from app.access.principal import ROLES, Principal
 from app.errors import BadRequest, NotFound, Unauthorized
 from app.store import Store
@@ -42,7 +43,13 @@ def create_token(
 
 
 def principal_for(store: Store, token: str) -> Principal:
-    """The principal a bearer token stands for (Unauthorized: invalid, expired, revoked)."""
+    """The principal a bearer token stands for (Unauthorized: invalid, expired, revoked).
+
+    Embed tokens (``payload.signature``, see ``app.access.embeds``) give a role ``embed``
+    principal scoped to their dataset.
+    """
+    if looks_like_embed(token):
+        return embed_principal(store, token)
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise Unauthorized("malformed token")

@@ -1,0 +1,415 @@
+/* Community Safety Atlas: shared map UI for /map and /embed (no build step, no CDN).
+ *
+ * The pages never classify values: colours come from the server's PNG tiles and legend.json,
+ * computed once per map. This file holds what both pages use: API calls (with the optional
+ * bearer token), tile layers that can send it, the invisible interactive area layer, the legend,
+ * the area panel with its sparkline, and PNG export of the visible view.
+ */
+(function (global) {
+  "use strict";
+  const L = global.L;
+  const TOKEN_KEY = "atlas.token";
+  const SVG = "http://www.w3.org/2000/svg";
+
+  /* -- DOM helpers (text is always set as text, never as HTML) ------------------------------ */
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = v;
+      else if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "style" && typeof v === "object") Object.assign(node.style, v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    return node;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({
+      "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+    })[c]);
+  }
+
+  const fmtInt = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 });
+  const fmt1 = new Intl.NumberFormat("en-GB", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const fmt2 = new Intl.NumberFormat("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+  function num(value, digits) {
+    if (value === null || value === undefined || Number.isNaN(value)) return null;
+    return (digits === 1 ? fmt1 : digits === 2 ? fmt2 : fmtInt).format(value);
+  }
+
+  /* -- the bearer token (this tab only) and API calls ---------------------------------------- */
+
+  const token = {
+    get() {
+      try { return global.sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+    },
+    set(value) {
+      try { global.sessionStorage.setItem(TOKEN_KEY, value); } catch (e) { /* private mode */ }
+    },
+    clear() {
+      try { global.sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+    },
+  };
+
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+
+  /** API client; with useToken the tab's token goes in Authorization: Bearer. */
+  function client(useToken) {
+    const headers = (extra) => {
+      const h = Object.assign({}, extra || {});
+      const t = useToken ? token.get() : "";
+      if (t) h.Authorization = `Bearer ${t}`;
+      return h;
+    };
+    async function request(url, accept) {
+      let r;
+      try {
+        r = await fetch(url, { headers: headers({ Accept: accept || "application/json" }) });
+      } catch (e) {
+        throw new ApiError(`the service could not be reached (${e.message})`, 0);
+      }
+      if (!r.ok) {
+        let detail = `${r.status} ${r.statusText}`;
+        try { const p = await r.json(); detail = p.detail || p.title || detail; } catch (e) { /* not JSON */ }
+        throw new ApiError(detail, r.status);
+      }
+      return r;
+    }
+    return {
+      headers,
+      request,
+      async json(url) { return (await request(url)).json(); },
+      async blob(url, accept) { return (await request(url, accept)).blob(); },
+    };
+  }
+
+  /* -- tiles that can carry a bearer token --------------------------------------------------- */
+
+  /** An XYZ PNG layer; when headers() gives an Authorization header tiles are fetched with it. */
+  const TileLayer = L.TileLayer.extend({
+    options: { headers: null },
+    createTile(coords, done) {
+      const tile = document.createElement("img");
+      L.DomEvent.on(tile, "load", L.Util.bind(this._tileOnLoad, this, done, tile));
+      L.DomEvent.on(tile, "error", L.Util.bind(this._tileOnError, this, done, tile));
+      tile.alt = "";
+      tile.setAttribute("role", "presentation");
+      const url = this.getTileUrl(coords);
+      const headers = this.options.headers ? this.options.headers() : {};
+      if (!headers.Authorization) {
+        tile.src = url;
+        return tile;
+      }
+      fetch(url, { headers })
+        .then((r) => { if (!r.ok) throw new ApiError(`tile ${r.status}`, r.status); return r.blob(); })
+        .then((b) => { tile.src = URL.createObjectURL(b); })
+        .catch((e) => this._tileOnError(done, tile, e));
+      return tile;
+    },
+    initialize(url, options) {
+      L.TileLayer.prototype.initialize.call(this, url, options);
+      this.on("tileload", (e) => {
+        if (e.tile.src.startsWith("blob:")) URL.revokeObjectURL(e.tile.src);
+      });
+    },
+  });
+
+  /** Resolves when every tile in view has loaded (or failed). */
+  function tilesSettled(layer) {
+    return new Promise((resolve) => {
+      if (!layer._loading) { resolve(); return; }
+      layer.once("load", () => resolve());
+    });
+  }
+
+  /* -- the invisible interactive area layer -------------------------------------------------- */
+
+  const HIDDEN = { stroke: true, color: "#111", weight: 3, opacity: 0, fill: true, fillColor: "#000", fillOpacity: 0 };
+
+  /**
+   * Areas drawn transparent above the tiles: hover outlines them, click or Enter opens them.
+   * describe(feature) gives the text for the tooltip and the screen-reader label.
+   */
+  function areaLayer(map, geojson, describe, onOpen) {
+    const layer = L.geoJSON(geojson, {
+      style: () => Object.assign({}, HIDDEN, { className: "atlas-area" }),
+      onEachFeature(feature, l) {
+        l.on("mouseover", () => l.setStyle({ opacity: 0.9 }));
+        l.on("mouseout", () => { if (document.activeElement !== l.getElement()) l.setStyle({ opacity: 0 }); });
+        l.on("click", () => onOpen(feature, l));
+        l.bindTooltip(() => escapeHtml(describe(feature)), { sticky: true, direction: "top", opacity: 0.95 });
+      },
+    }).addTo(map);
+    layer.eachLayer((l) => {
+      const path = l.getElement();
+      if (!path) return;
+      const f = l.feature;
+      path.setAttribute("tabindex", "0");
+      path.setAttribute("role", "button");
+      path.setAttribute("aria-label", `${describe(f)}. Press Enter for details.`);
+      path.dataset.code = f.properties.code;
+      path.addEventListener("focus", () => l.setStyle({ opacity: 1 }));
+      path.addEventListener("blur", () => l.setStyle({ opacity: 0 }));
+      path.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onOpen(f, l); }
+      });
+    });
+    return layer;
+  }
+
+  /** Relabel an area layer in place (same geography, new figures). */
+  function relabel(layer, describe) {
+    layer.eachLayer((l) => {
+      const path = l.getElement();
+      if (path) path.setAttribute("aria-label", `${describe(l.feature)}. Press Enter for details.`);
+    });
+  }
+
+  /* -- legend -------------------------------------------------------------------------------- */
+
+  function swatch(colour) {
+    const transparent = /^#[0-9a-f]{6}00$/i.test(colour);
+    return el("span", {
+      class: `swatch${transparent ? " swatch-empty" : ""}`,
+      style: { background: transparent ? "transparent" : colour },
+      "aria-hidden": "true",
+    });
+  }
+
+  function legendNotes(meta) {
+    const notes = [];
+    if (meta.boundary) notes.push(`Areas: ${meta.boundary.selector || meta.boundary}`);
+    if (meta.period && meta.period.from) notes.push(`Period: ${meta.period.from} to ${meta.period.to}`);
+    if (meta.category) notes.push(`Category: ${meta.category}`);
+    const c = meta.classification;
+    if (c) notes.push(`Classes: ${String(c.method).replace(/_/g, " ")}, ${c.k}${c.note ? ` (${c.note})` : ""}`);
+    const sup = meta.suppression;
+    if (sup) notes.push(`Suppression: ${sup.rule || `counts 1–${sup.threshold - 1} hidden`}${sup.cells_hidden ? ` (${num(sup.cells_hidden)} hidden here)` : ""}`);
+    if (meta.rates) notes.push(`Rates: per ${num(meta.rates.per)} residents (${meta.rates.population_year} population), ${meta.rates.interval} interval`);
+    for (const c2 of meta.caveats || []) notes.push(c2);
+    return notes;
+  }
+
+  function renderLegend(container, doc) {
+    container.replaceChildren(
+      el("h2", { text: doc.title }),
+      el("ul", { class: "legend-items" },
+        doc.items.map((item) => el("li", {}, swatch(item.colour), el("span", { text: item.label })))),
+      el("ul", { class: "legend-notes" }, legendNotes(doc.meta || {}).map((n) => el("li", { text: n }))),
+    );
+    container.hidden = false;
+  }
+
+  /* -- area panel ---------------------------------------------------------------------------- */
+
+  /** Inline SVG sparkline of monthly counts (gaps where suppressed) with the seasonal baseline. */
+  function sparkline(series) {
+    const w = 260, h = 64, pad = 6;
+    const counts = series.map((s) => s.count);
+    const expected = series.map((s) => (s.expected === undefined ? null : s.expected));
+    const values = counts.concat(expected).filter((v) => v !== null && v !== undefined);
+    const max = Math.max(1, ...values);
+    const x = (i) => pad + (series.length < 2 ? 0 : (i * (w - 2 * pad)) / (series.length - 1));
+    const y = (v) => h - pad - (v / max) * (h - 2 * pad);
+    const path = (vals) => {
+      let d = "", pen = false;
+      vals.forEach((v, i) => {
+        if (v === null || v === undefined) { pen = false; return; }
+        d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+        pen = true;
+      });
+      return d;
+    };
+    const shown = counts.filter((v) => v !== null && v !== undefined);
+    const last = series.length ? series[series.length - 1] : null;
+    const label = series.length
+      ? `Monthly incidents ${series[0].month} to ${last.month}: lowest ${shown.length ? num(Math.min(...shown)) : "n/a"}, ` +
+        `highest ${shown.length ? num(Math.max(...shown)) : "n/a"}, latest ${last.count === null ? "suppressed" : num(last.count)}`
+      : "No monthly figures";
+    const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", class: "sparkline" });
+    root.append(Object.assign(svg("title", {}), { textContent: label }));
+    if (expected.some((v) => v !== null)) root.append(svg("path", { d: path(expected), class: "spark-expected" }));
+    root.append(svg("path", { d: path(counts), class: "spark-count" }));
+    series.forEach((s, i) => {
+      if (s.count === null || s.count === undefined || !s.flag) return;
+      root.append(svg("circle", { cx: x(i), cy: y(s.count), r: 3, class: s.flag > 0 ? "spark-high" : "spark-low" }));
+    });
+    return root;
+  }
+
+  function seriesTable(series) {
+    return el("details", { class: "series" },
+      el("summary", { text: "Monthly figures" }),
+      el("table", {},
+        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Month" }), el("th", { scope: "col", text: "Incidents" }), el("th", { scope: "col", text: "Expected" }))),
+        el("tbody", {}, series.map((s) => el("tr", {},
+          el("th", { scope: "row", text: s.month }),
+          el("td", { text: s.count === null || s.count === undefined ? "suppressed" : num(s.count) }),
+          el("td", { text: s.expected === null || s.expected === undefined ? "–" : num(s.expected, 1) })))),
+      ));
+  }
+
+  function comparison(label, c) {
+    if (!c) return el("li", { text: `${label}: not available (no data for that period)` });
+    const cur = c.current === null || c.current === undefined ? "suppressed" : num(c.current);
+    const prev = c.previous === null || c.previous === undefined ? "suppressed" : num(c.previous);
+    const pct = c.pct_change === null || c.pct_change === undefined ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
+    const p = c.p_value === null || c.p_value === undefined ? "" : `, p = ${num(c.p_value, 2)}`;
+    const period = c.comparison_period ? ` ${c.comparison_period.from} to ${c.comparison_period.to}` : "";
+    return el("li", { class: `direction-${String(c.direction || "").replace(/\s+/g, "-")}` },
+      `${label}${period}: ${cur} vs ${prev}${pct} — `, el("strong", { text: c.direction || "no test" }), p);
+  }
+
+  /** Figures of one area: rows of [label, value] plus its summary (or why it is missing). */
+  function renderPanel(container, area, figures, summary, onClose) {
+    const heading = el("h2", { tabindex: "-1", text: area.name });
+    const close = el("button", { type: "button", class: "panel-close", "aria-label": `Close details of ${area.name}`, text: "×", onclick: onClose });
+    const dl = el("dl", { class: "figures" }, figures.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+    const parts = [close, heading, el("p", { class: "note", text: `${area.code} · ${area.boundary}` }), dl];
+    if (summary && summary.series) {
+      parts.push(el("h3", { text: "Trend" }), sparkline(summary.series), seriesTable(summary.series));
+      parts.push(el("ul", { class: "comparisons" },
+        comparison("Compared with the period before", summary.vs_previous),
+        comparison("Compared with the same period last year", summary.vs_last_year)));
+    } else if (summary && summary.error) {
+      parts.push(el("p", { class: "note", text: `Trend not available: ${summary.error}` }));
+    } else {
+      parts.push(el("p", { class: "note", text: "Loading the trend…" }));
+    }
+    container.replaceChildren(...parts);
+    container.hidden = false;
+    return heading;
+  }
+
+  /** Count, rate and interval of one counts row, as [label, value] rows. */
+  function countFigures(row, threshold) {
+    if (!row) return [["Incidents", "no data"]];
+    const out = [["Incidents", row.count === null || row.count === undefined ? `suppressed (fewer than ${threshold})` : num(row.count)]];
+    if ("rate_per_1000" in row) {
+      out.push(["Rate per 1,000 residents", row.rate_per_1000 === null ? "not shown" : num(row.rate_per_1000, 2)]);
+      if (row.ci_low !== null && row.ci_low !== undefined) {
+        out.push(["95% interval", `${num(row.ci_low, 2)} to ${num(row.ci_high, 2)}${row.unstable ? " (unstable: few incidents)" : ""}`]);
+      }
+      if (row.population !== null && row.population !== undefined) out.push(["Residents", num(row.population)]);
+    }
+    if ("gi_z" in row) {
+      out.push(["Gi* z-score", num(row.gi_z, 2)], ["Hotspot bin", String(row.hotspot_bin)]);
+    }
+    return out;
+  }
+
+  /* -- PNG of the visible view --------------------------------------------------------------- */
+
+  function wrapText(ctx, text, maxWidth) {
+    const words = String(text).split(/\s+/), lines = [];
+    let line = "";
+    for (const w of words) {
+      const next = line ? `${line} ${w}` : w;
+      if (ctx.measureText(next).width > maxWidth && line) { lines.push(line); line = w; } else line = next;
+    }
+    if (line) lines.push(line);
+    return lines;
+  }
+
+  /**
+   * The map's visible tiles (not a cross-origin basemap) composed with a title, the legend and
+   * the source into one PNG blob.
+   */
+  function exportPng(map, title, subtitle, legends, source) {
+    const size = map.getSize(), box = map.getContainer().getBoundingClientRect();
+    const legendW = 250, head = 56, foot = 40;
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d");
+    let legendH = 0;
+    for (const doc of legends) legendH += 28 + doc.items.length * 22 + 12;
+    canvas.width = size.x + legendW;
+    canvas.height = head + Math.max(size.y, legendH) + foot;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = "#1b1b1b";
+    ctx.font = "bold 18px sans-serif";
+    ctx.fillText(title, 10, 24);
+    ctx.font = "13px sans-serif";
+    ctx.fillText(subtitle, 10, 44);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, head, size.x, size.y);
+    ctx.clip();
+    map.getContainer().querySelectorAll(".leaflet-tile-pane .leaflet-layer").forEach((layerEl) => {
+      if (layerEl.classList.contains("atlas-basemap")) return;
+      layerEl.querySelectorAll("img.leaflet-tile-loaded").forEach((img) => {
+        const r = img.getBoundingClientRect();
+        ctx.drawImage(img, r.left - box.left, r.top - box.top + head, r.width, r.height);
+      });
+    });
+    ctx.restore();
+    ctx.strokeStyle = "#999";
+    ctx.strokeRect(0.5, head + 0.5, size.x - 1, size.y - 1);
+    let y = head + 6;
+    for (const doc of legends) {
+      ctx.font = "bold 13px sans-serif";
+      ctx.fillStyle = "#1b1b1b";
+      ctx.fillText(doc.title, size.x + 12, y + 14);
+      y += 26;
+      ctx.font = "12px sans-serif";
+      for (const item of doc.items) {
+        if (!/^#[0-9a-f]{6}00$/i.test(item.colour)) {
+          ctx.fillStyle = item.colour;
+          ctx.fillRect(size.x + 12, y, 22, 14);
+        }
+        ctx.strokeStyle = "#777";
+        ctx.strokeRect(size.x + 12.5, y + 0.5, 21, 13);
+        ctx.fillStyle = "#1b1b1b";
+        ctx.fillText(item.label, size.x + 42, y + 11);
+        y += 22;
+      }
+      y += 12;
+    }
+    ctx.font = "11px sans-serif";
+    ctx.fillStyle = "#444";
+    wrapText(ctx, source, canvas.width - 20).slice(0, 2).forEach((line, i) => {
+      ctx.fillText(line, 10, head + Math.max(size.y, legendH) + 16 + i * 14);
+    });
+    return new Promise((resolve, reject) => {
+      try { canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no image"))), "image/png"); } catch (e) { reject(e); }
+    });
+  }
+
+  function saveBlob(blob, filename) {
+    const a = el("a", { href: URL.createObjectURL(blob), download: filename, hidden: true });
+    document.body.append(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 2000);
+  }
+
+  function addBasemap(map, cfg) {
+    if (!cfg.basemapUrl) return null;
+    return L.tileLayer(cfg.basemapUrl, {
+      attribution: escapeHtml(cfg.basemapAttribution || ""),
+      className: "atlas-basemap",
+      zIndex: 0,
+      maxZoom: 19,
+    }).addTo(map);
+  }
+
+  global.AtlasUI = {
+    el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
+    renderLegend, legendNotes, renderPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap,
+  };
+})(window);
