@@ -10,7 +10,7 @@ import typer
 
 from app.cli.common import DbOpt, JsonOpt, emit, failures, open_atlas, print_mapping, print_table
 from app.errors import BadRequest
-from app.services.boundaries import BoundarySpec
+from app.services.boundaries import BoundarySpec, version_summary
 
 cli = typer.Typer(help="Boundary sets and their versions.", no_args_is_help=True)
 
@@ -75,18 +75,8 @@ def boundaries_import(
 def boundaries_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Sets, versions, validity dates and feature counts."""
     with failures():
-        rows = [version_row(v) for v in open_atlas(db).areas.versions()]
+        rows = [version_summary(v) for v in open_atlas(db).areas.versions()]
         emit(rows, as_json, print_table)
-
-
-def version_row(v: Any) -> dict[str, Any]:
-    return {
-        "set": v.set_name,
-        "version": v.version,
-        "valid_from": v.valid_from.isoformat(),
-        "valid_to": v.valid_to.isoformat() if v.valid_to else None,
-        "features": v.features,
-    }
 
 
 @cli.command("diff")

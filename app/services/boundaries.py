@@ -181,3 +181,14 @@ def register_bundled(
         rec = import_boundary(store, areas, geocoder, spec)
         out.append({"boundary": rec.selector, "status": "registered", "features": rec.features})
     return out
+
+
+def version_summary(v: BoundaryVersionRecord) -> dict[str, Any]:
+    """A version as listed by ``atlas boundaries list`` and ``GET /api/v1/boundaries``."""
+    return {
+        "set": v.set_name,
+        "version": v.version,
+        "valid_from": v.valid_from.isoformat(),
+        "valid_to": v.valid_to.isoformat() if v.valid_to else None,
+        "features": v.features,
+    }

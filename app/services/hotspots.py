@@ -293,33 +293,30 @@ def _base_meta(
 def _meta(
     frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery, r: HotspotResult, features: str, n: int
 ) -> dict[str, Any]:
-    months = frame.month[mask]
     bins = np.bincount(r.hotspot_bin.astype(np.int64) + 3, minlength=7)
-    return {
-        "dataset": frame.dataset.name,
-        "method": "gi_star",
-        "method_detail": (
-            "Getis-Ord Gi* z of counts; queen contiguity including the feature itself, binary "
-            "weights; two-sided normal p; Benjamini-Hochberg q over all features; bins +-3/2/1 at "
-            "q < 0.01/0.05/0.10"
-        ),
-        "params": {"grid_m": q.grid_m, "by": q.by, "permutations": q.permutations, "seed": q.seed},
-        "features": features,
-        "n_features": n,
-        "period": {
-            "from": q.first or (min(months.tolist()) if len(months) else None),
-            "to": q.last or (max(months.tolist()) if len(months) else None),
-        },
-        "category": q.category,
-        "incidents": int(mask.sum()),
-        "unlocated": int((mask & ~frame.located).sum()),
-        "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},
-        "crs": "EPSG:27700",
-        "caveats": [
-            "police.uk locations are anonymised snap points: cells smaller than ~200 m mostly "
-            "measure the snap-point layout"
-        ],
-    }
+    meta = _base_meta(frame, mask, q, features)
+    meta.update(
+        {
+            "method_detail": (
+                "Getis-Ord Gi* z of counts; queen contiguity including the feature itself, "
+                "binary weights; two-sided normal p; Benjamini-Hochberg q over all features; "
+                "bins +-3/2/1 at q < 0.01/0.05/0.10"
+            ),
+            "params": {
+                "grid_m": q.grid_m,
+                "by": q.by,
+                "permutations": q.permutations,
+                "seed": q.seed,
+            },
+            "n_features": n,
+            "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},
+            "caveats": [
+                "police.uk locations are anonymised snap points: cells smaller than ~200 m mostly "
+                "measure the snap-point layout"
+            ],
+        }
+    )
+    return meta
 
 
 def _suppress(out: HotspotOutput, threshold: int) -> None:

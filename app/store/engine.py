@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.errors import StoreError
-from app.store.models import Meta
+from app.store.models import Assignment, Meta
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -102,3 +104,18 @@ def read_data_version(conn: Connection) -> int:
     """The store-wide data version (0 for a new store)."""
     row = conn.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).first()
     return int(row[0]) if row else 0
+
+
+def utc_now() -> datetime:
+    """Naive UTC timestamp, the store's convention for every *_at column."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def insert_assignments(conn: Connection, version_id: int, by_batch: dict[int, np.ndarray]) -> None:
+    """Store area assignments (little-endian int32 per incident, id order) per batch."""
+    rows = [
+        {"batch_id": b, "version_id": version_id, "area_idx": a.astype("<i4").tobytes()}
+        for b, a in by_batch.items()
+    ]
+    if rows:
+        conn.execute(insert(Assignment), rows)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, Row, delete, func, insert, select, update
 
 from app.errors import NotFound
-from app.store.engine import bump_data_version
+from app.store.engine import bump_data_version, utc_now
 from app.store.models import AuditEntry, Postcode, Token
 from app.store.records import PostcodeTable, TokenRecord
 
 LOOKUP_CHUNK = 5_000
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class SqlPostcodes:
@@ -93,7 +89,7 @@ class SqlTokens:
                     role=role,
                     partner=partner,
                     scope=scope,
-                    created_at=_now(),
+                    created_at=utc_now(),
                     expires_at=expires_at,
                 )
             )
@@ -116,7 +112,7 @@ class SqlTokens:
     def revoke(self, token_id: str) -> TokenRecord:
         self.get(token_id)
         with self.engine.begin() as conn:
-            conn.execute(update(Token).where(Token.id == token_id).values(revoked_at=_now()))
+            conn.execute(update(Token).where(Token.id == token_id).values(revoked_at=utc_now()))
             bump_data_version(conn)
         return self.get(token_id)
 
@@ -136,7 +132,7 @@ class SqlAudit:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(AuditEntry).values(
-                    at=_now(), principal=principal, action=action, target=target, detail=detail
+                    at=utc_now(), principal=principal, action=action, target=target, detail=detail
                 )
             )
 

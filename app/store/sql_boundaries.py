@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -11,14 +11,9 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound
-from app.store.engine import bump_data_version
+from app.store.engine import bump_data_version, insert_assignments, utc_now
 from app.store.models import Area, Assignment, BoundaryVersion, Population
 from app.store.records import AreaLayer, BoundaryVersionRecord, PopulationTable
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
 
 _VERSION_COLUMNS = (
     BoundaryVersion.id,
@@ -85,7 +80,7 @@ class SqlBoundaries:
                         **meta,
                         features=len(codes),
                         area_index=area_index,
-                        imported_at=_now(),
+                        imported_at=utc_now(),
                     )
                     .returning(BoundaryVersion.id)
                 ).scalar_one()
@@ -105,12 +100,7 @@ class SqlBoundaries:
                 for i in range(len(codes))
             ]
             conn.execute(insert(Area), rows)
-            for batch_id, arr in assignments.items():
-                conn.execute(
-                    insert(Assignment).values(
-                        batch_id=batch_id, version_id=vid, area_idx=arr.astype("<i4").tobytes()
-                    )
-                )
+            insert_assignments(conn, int(vid), assignments)
             bump_data_version(conn)
         return self.get_by_id(int(vid))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound
 from app.store.convert import from_db_values, incident_rows
-from app.store.engine import bump_data_version
+from app.store.engine import bump_data_version, insert_assignments, utc_now
 from app.store.models import Assignment, Batch, Dataset, Incident, Partner
 from app.store.records import (
     INCIDENT_COLUMNS,
@@ -26,10 +25,6 @@ from app.store.records import (
 INSERT_CHUNK = 20_000
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class SqlDatasets:
     """Partners and datasets."""
 
@@ -39,7 +34,7 @@ class SqlDatasets:
     def add_partner(self, code: str, name: str) -> PartnerRecord:
         with self.engine.begin() as conn:
             try:
-                conn.execute(insert(Partner).values(code=code, name=name, created_at=_now()))
+                conn.execute(insert(Partner).values(code=code, name=name, created_at=utc_now()))
             except IntegrityError as exc:
                 raise Conflict(f"partner {code!r} already exists") from exc
         return PartnerRecord(code, name)
@@ -85,7 +80,7 @@ class SqlDatasets:
                         owner_id=owner_id,
                         access=access,
                         description=description,
-                        created_at=_now(),
+                        created_at=utc_now(),
                     )
                 )
             except IntegrityError as exc:
@@ -208,13 +203,7 @@ class SqlBatches:
             for start in range(0, len(rows), INSERT_CHUNK):
                 conn.execute(insert(Incident), rows[start : start + INSERT_CHUNK])
             for version_id, area_idx in assignments.items():
-                conn.execute(
-                    insert(Assignment).values(
-                        batch_id=batch_id,
-                        version_id=version_id,
-                        area_idx=area_idx.astype("<i4").tobytes(),
-                    )
-                )
+                insert_assignments(conn, version_id, {batch_id: area_idx})
             if new.replaces:
                 conn.execute(
                     update(Batch)
@@ -240,7 +229,7 @@ class SqlBatches:
                 months=",".join(new.months),
                 report=report,
                 rejects_csv=new.rejects_csv,
-                created_at=_now(),
+                created_at=utc_now(),
             )
             .returning(Batch.id)
         )
@@ -299,14 +288,7 @@ class SqlBatches:
                     Assignment.version_id == version_id, Assignment.batch_id.in_(list(by_batch))
                 )
             )
-            for batch_id, arr in by_batch.items():
-                conn.execute(
-                    insert(Assignment).values(
-                        batch_id=batch_id,
-                        version_id=version_id,
-                        area_idx=arr.astype("<i4").tobytes(),
-                    )
-                )
+            insert_assignments(conn, version_id, by_batch)
 
 
 def _batch(b: Row[Any]) -> BatchRecord:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.http.deps import AtlasDep, PrincipalDep
+from app.services.boundaries import version_summary
 from app.services.geojson import BNG, CRS84, feature_collection, rounded_bng
 
 router = APIRouter(tags=["boundaries"])
@@ -16,11 +17,7 @@ GEOJSON = "application/geo+json"
 
 def version_doc(v: Any) -> dict[str, Any]:
     return {
-        "set": v.set_name,
-        "version": v.version,
-        "valid_from": v.valid_from.isoformat(),
-        "valid_to": v.valid_to.isoformat() if v.valid_to else None,
-        "features": v.features,
+        **version_summary(v),
         "title": v.title,
         "source": v.source,
         "licence": v.licence,
