@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyogrio
+import pyproj
 import shapely
 from pyogrio import raw as ogr_raw
 
@@ -20,7 +21,7 @@ from app.services.geocoding import Geocoder
 from app.store import Store
 from app.store.records import BoundaryVersionRecord
 from geo.assign import AreaIndex
-from geo.boundaries import ensure_bng, validate_layer
+from geo.boundaries import ToBng, ensure_bng, validate_layer
 from geo.errors import GeoError
 
 
@@ -90,7 +91,7 @@ def import_boundary(
         raise BadRequest("--valid-to is before --valid-from")
     codes, names, geoms, crs = read_vector(spec)
     try:
-        bng = ensure_bng(geoms, crs, to_bng=geocoder.ostn15.to_bng)
+        bng = ensure_bng(geoms, crs, to_bng=_route_to_bng(crs, geocoder))
         layer = validate_layer(codes.tolist(), names.tolist(), bng)
     except GeoError as exc:
         exc.detail = f"{spec.path.name}: {exc.detail}"
@@ -103,6 +104,38 @@ def import_boundary(
     )
     areas.forget(record.id)
     return record
+
+
+#: Datums whose lon/lat OSTN15 takes as ETRS89 (WGS84 agrees to under a metre in GB).
+GPS_DATUMS = ("World Geodetic System 1984", "European Terrestrial Reference System 1989")
+ETRS89 = pyproj.CRS.from_epsg(4258)
+
+
+def _route_to_bng(crs: str | None, geocoder: Geocoder) -> ToBng | None:
+    """How a layer's coordinates reach EPSG:27700 exactly.
+
+    OSGB36-based CRSs: pyproj's conversion (same datum, exact), so None. ETRS89/WGS84 lon/lat:
+    OSTN15 directly. Projected CRSs on other datums (UTM, Web Mercator): pyproj back to their own
+    lon/lat, then OSTN15. Unknown CRSs are left to ``ensure_bng`` to refuse.
+    """
+    try:
+        source = pyproj.CRS.from_user_input(crs) if crs else None
+    except pyproj.exceptions.CRSError:
+        return None
+    if source is None or "OSGB" in (source.datum.name if source.datum else ""):
+        return None
+    datum = source.datum.name if source.datum else ""
+    if source.is_geographic and datum in GPS_DATUMS:
+        return geocoder.ostn15.to_bng
+    # Projected on WGS84/ETRS89: unproject exactly. Another datum: pyproj's datum shift to ETRS89.
+    geodetic = source.geodetic_crs if datum in GPS_DATUMS else None
+    to_lonlat = pyproj.Transformer.from_crs(source, geodetic or ETRS89, always_xy=True)
+
+    def convert(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lon, lat = to_lonlat.transform(x, y)
+        return geocoder.ostn15.to_bng(np.asarray(lon), np.asarray(lat))
+
+    return convert
 
 
 def _assign_held(store: Store, index: AreaIndex) -> dict[int, np.ndarray]:
