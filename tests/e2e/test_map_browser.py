@@ -163,6 +163,12 @@ def test_downloads_csv_and_png_of_the_current_view(page: Any, live_server: LiveS
         (r["area_code"], r["count"]) for r in api
     ]
     with page.expect_download() as got:
+        page.click("#dl-geojson")
+    geo = json.loads(got.value.path().read_text(encoding="utf-8"))
+    assert geo["type"] == "FeatureCollection"
+    got_counts = {f["properties"]["area_code"]: f["properties"]["count"] for f in geo["features"]}
+    assert got_counts == {r["area_code"]: r["count"] for r in api}
+    with page.expect_download() as got:
         page.click("#dl-png")
     assert got.value.suggested_filename.endswith(".png")
     png = got.value.path().read_bytes()
@@ -197,24 +203,56 @@ def test_token_is_sent_with_tiles_and_print_view(page: Any, live_server: LiveSer
     assert page.evaluate("sessionStorage.getItem('atlas.token')") == token
     assert any(u.split("?")[0].endswith(".png") for u in authorised)
     assert page.locator(".atlas-choropleth img[src^='blob:']").count() > 0
+    # The Print button lays the map out at print size and waits for its tiles, then prints.
+    page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
+    page.click("#print")
+    page.wait_for_selector("body.printing[data-printed=yes]")
     page.emulate_media(media="print")
+    view = _view(page)
+    params = {k: view[k] for k in ("dataset", "by", "from", "to", "classes")}
+    legend = live_server.get(f"/api/v1/tiles/counts/legend.json?{urlencode(params)}")
+    drawn = _class_pixels(page.locator("#map").screenshot(), legend)
+    assert sum(n > 300 for n in drawn.values()) >= 4, drawn
     assert page.locator(".site-header").is_hidden() and page.locator("#print-info").is_visible()
     assert DATASET in page.locator("#print-title").inner_text()
     assert page.locator("#print-date").inner_text().startswith("Printed")
     assert page.locator("#legend").is_visible() and page.locator("#map").is_visible()
 
 
-def test_phone_layout_stacks_map_and_legend(browser: Any, live_server: LiveServer) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+def test_phone_layout_stacks_map_and_legend_with_retina_tiles(
+    browser: Any, live_server: LiveServer
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2
+    )
     try:
         pg = context.new_page()
+        tiles: list[str] = []
+        pg.on("response", lambda r: tiles.append(r.url) if "/tiles/counts/" in r.url else None)
         pg.goto(f"{live_server.url}/map#dataset={DATASET}&by=districts:2013")
         pg.wait_for_selector(READY, timeout=60_000)
         m, legend = pg.locator("#map").bounding_box(), pg.locator("#legend").bounding_box()
         assert m["width"] >= 380 and legend["y"] >= m["y"] + m["height"] - 1
-        assert not pg.locator("#options").evaluate("d => d.open")
+        assert not pg.locator("#options").evaluate("d => d.open")  # options folded away
+        pngs = [u.split("?")[0] for u in tiles if ".png" in u]
+        assert pngs and all(u.endswith("@2x.png") for u in pngs)
     finally:
         context.close()
+
+
+def test_missing_categories_route_is_explained(page: Any, live_server: LiveServer) -> None:
+    problem = {"type": "about:blank", "title": "Not found", "status": 404, "detail": "Not Found"}
+    page.route(
+        "**/api/v1/datasets/*/categories",
+        lambda route: route.fulfill(
+            status=404, content_type="application/problem+json", body=json.dumps(problem)
+        ),
+    )
+    _open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
+    assert page.locator("#category").is_disabled()
+    note = page.locator("#category-note").inner_text()
+    assert "Categories are not available" in note and "404" in note
+    assert page.locator("#legend .legend-items li").count() >= 3  # the map is still drawn
 
 
 # -- embeds -----------------------------------------------------------------------------------

@@ -133,7 +133,7 @@
   /** Resolves when every tile in view has loaded (or failed). */
   function tilesSettled(layer) {
     return new Promise((resolve) => {
-      if (!layer._loading) { resolve(); return; }
+      if (!layer.isLoading()) { resolve(); return; }
       layer.once("load", () => resolve());
     });
   }
@@ -141,17 +141,21 @@
   /* -- the invisible interactive area layer -------------------------------------------------- */
 
   const HIDDEN = { stroke: true, color: "#111", weight: 3, opacity: 0, fill: true, fillColor: "#000", fillOpacity: 0 };
+  /** Resting outline when the tiles draw none (area hotspots leave insignificant areas blank). */
+  const OUTLINED = { weight: 1, opacity: 0.55 };
 
   /**
    * Areas drawn transparent above the tiles: hover outlines them, click or Enter opens them.
    * describe(feature) gives the text for the tooltip and the screen-reader label.
    */
-  function areaLayer(map, geojson, describe, onOpen) {
+  function areaLayer(map, geojson, describe, onOpen, outlined) {
+    const rest = outlined ? OUTLINED : { weight: 3, opacity: 0 };
+    const lit = { weight: 3, opacity: 1 };
     const layer = L.geoJSON(geojson, {
-      style: () => Object.assign({}, HIDDEN, { className: "atlas-area" }),
+      style: () => Object.assign({}, HIDDEN, rest, { className: "atlas-area" }),
       onEachFeature(feature, l) {
-        l.on("mouseover", () => l.setStyle({ opacity: 0.9 }));
-        l.on("mouseout", () => { if (document.activeElement !== l.getElement()) l.setStyle({ opacity: 0 }); });
+        l.on("mouseover", () => l.setStyle(lit));
+        l.on("mouseout", () => { if (document.activeElement !== l.getElement()) l.setStyle(rest); });
         l.on("click", () => onOpen(feature, l));
         l.bindTooltip(() => escapeHtml(describe(feature)), { sticky: true, direction: "top", opacity: 0.95 });
       },
@@ -164,8 +168,8 @@
       path.setAttribute("role", "button");
       path.setAttribute("aria-label", `${describe(f)}. Press Enter for details.`);
       path.dataset.code = f.properties.code;
-      path.addEventListener("focus", () => l.setStyle({ opacity: 1 }));
-      path.addEventListener("blur", () => l.setStyle({ opacity: 0 }));
+      path.addEventListener("focus", () => l.setStyle(lit));
+      path.addEventListener("blur", () => l.setStyle(rest));
       path.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onOpen(f, l); }
       });

@@ -45,7 +45,7 @@
     try {
       const [legend, geo] = await Promise.all([api.json(`${cfg.base}/legend.json`), api.json(`${cfg.base}/areas.geojson`)]);
       U.renderLegend($("legend"), legend);
-      const areas = U.areaLayer(map, geo, describe, openArea);
+      const areas = U.areaLayer(map, geo, describe, openArea, cfg.view.layer === "hotspots");
       if (geo.features.length) map.fitBounds(areas.getBounds(), { padding: [6, 6], animate: false });
       // Tiles only once the view is final, so none are fetched for a view never shown.
       const tiles = new U.TileLayer(`${cfg.base}/tiles/{z}/{x}/{y}{r}.png`, { maxZoom: 18, zIndex: 2, className: "atlas-choropleth" }).addTo(map);

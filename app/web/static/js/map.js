@@ -338,9 +338,20 @@
   function updatePrintInfo(v, legend) {
     $("print-title").textContent = titleOf(v);
     $("print-period").textContent = subtitleOf(v);
-    $("print-notes").textContent = U.legendNotes(legend.meta || {}).join(". ");
+    const sentence = (t) => t.charAt(0).toUpperCase() + t.slice(1).replace(/\.$/, "");
+    $("print-notes").textContent = `${U.legendNotes(legend.meta || {}).map(sentence).join(". ")}.`;
     $("print-source").textContent = sourceNote(legend);
     $("print-date").textContent = `Printed ${new Date().toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" })}.`;
+  }
+
+  /** Lay the page out at print size, let the tiles for that view load, then print. */
+  async function printView() {
+    document.body.classList.add("printing");
+    map.invalidateSize();
+    if (state.areas) map.fitBounds(state.areas.getBounds(), { padding: [4, 4], animate: false });
+    status("Preparing the printable view…");
+    for (const layer of [state.choropleth, state.hotspots]) if (layer) await U.tilesSettled(layer);
+    window.print();
   }
 
   /* -- the token box ---------------------------------------------------------------------- */
@@ -401,12 +412,15 @@
   $("dl-geojson").addEventListener("click", () => download("geojson"));
   $("dl-hotspots").addEventListener("click", () => download("hotspots"));
   $("dl-png").addEventListener("click", () => download("png"));
-  $("print").addEventListener("click", () => window.print());
+  $("print").addEventListener("click", printView);
   window.addEventListener("beforeprint", () => {
     $("print-date").textContent = `Printed ${new Date().toLocaleString("en-GB")}.`;
     map.invalidateSize();
   });
-  window.addEventListener("afterprint", () => map.invalidateSize());
+  window.addEventListener("afterprint", () => {
+    document.body.classList.remove("printing");
+    map.invalidateSize();
+  });
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const value = $("token").value.trim();
