@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.access.principal import Principal, Role
-from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from app.errors import BadRequest, Forbidden, NotFound, StoreError, Unauthorized
 from app.store import Store
 from app.store.records import TokenRecord
 
@@ -146,8 +146,8 @@ def service_secret(settings: Settings) -> bytes:
         finally:
             tmp.unlink()
     key = path.read_text(encoding="ascii").strip()
-    if len(key) < 32:
-        raise Unauthorized(f"the embed signing key in {path} is too short; delete it to renew")
+    if not key:
+        raise StoreError(f"the embed signing key file {path} is empty: delete it to make a new one")
     return key.encode("ascii")
 
 

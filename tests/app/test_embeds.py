@@ -43,6 +43,7 @@ from app.atlas import Atlas
 from app.cli.main import cli
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from app.http.factory import create_app
+from app.services.counts import CountQuery
 from app.settings import get_settings
 from tests.app.conftest import make_settings
 
@@ -401,3 +402,33 @@ def test_cli_create_prints_path_and_iframe_then_revoke(
     assert revoked.exit_code == 0 and json.loads(revoked.stdout)["revoked_at"]
     listed = json.loads(run("list", "--json").stdout)
     assert next(e for e in listed if e["id"] == doc["id"])["revoked_at"]
+
+
+def test_embed_of_a_restricted_dataset_is_scoped_and_suppressed(
+    eclient: TestClient, eatlas: Atlas
+) -> None:
+    eatlas.store.datasets.add_partner("surrey-police", "Surrey Police")
+    eatlas.store.datasets.configure(DATASET, "surrey-police", "restricted")
+    full = eatlas.counts(CountQuery(DATASET, "wards:2019", category="Bicycle theft"), OPERATOR)
+    small = [r["area_code"] for r in full["rows"] if 1 <= r["count"] <= 4]
+    assert small  # one month of bicycle thefts: plenty of wards with 1-4
+    scope = EmbedScope(DATASET, "wards:2019", "counts", None, category="Bicycle theft")
+    analyst = Principal(id="a", role="analyst")
+    embed = create_embed(eatlas, eatlas.settings, analyst, scope, date.today() + timedelta(1))
+    params = {"dataset": DATASET, "by": "wards:2019", "category": "Bicycle theft"}
+    _problem(eclient.get("/api/v1/counts", params=params), 401)  # not public
+    _problem(eclient.get("/api/v1/counts", params=params, headers=_auth(embed.token)), 403)
+    area = eclient.get(f"{embed.path}/areas/{small[0]}").json()
+    assert area["figures"]["count"] is None and area["figures"]["suppressed"] is True
+    labels = {
+        f["properties"]["code"]: f["properties"]["label"]
+        for f in eclient.get(f"{embed.path}/areas.geojson").json()["features"]
+    }
+    assert all(labels[c] == "suppressed" for c in small)
+    legend = eclient.get(f"{embed.path}/legend.json").json()
+    assert legend["meta"]["suppression"]["threshold"] == 5
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    assert token is not None
+    return {"Authorization": f"Bearer {token}"}
