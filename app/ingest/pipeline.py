@@ -232,10 +232,13 @@ def _duplicates(
     if col is None:
         return np.zeros(table.n_rows, dtype=bool)
     ids = table.columns[col]
-    held = store.batches.held_source_ids(dataset.id, replaces)
+    held = store.batches.held_source_ids(dataset.id, ids[keep], replaces)
     if len(held) == 0:
         return np.zeros(table.n_rows, dtype=bool)
-    return np.asarray(keep & (ids != "") & np.isin(ids, held), dtype=bool)
+    # Fixed-width unicode arrays: numpy sorts and searches them in C (object arrays compare
+    # element by element in Python).
+    known = np.isin(ids.astype(str), held)
+    return np.asarray(keep & (ids != "") & known, dtype=bool)
 
 
 def _optional(table: RawTable, name: str | None, mask: np.ndarray) -> np.ndarray:

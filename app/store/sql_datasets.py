@@ -23,6 +23,7 @@ from app.store.records import (
 )
 
 INSERT_CHUNK = 20_000
+LOOKUP_CHUNK = 5_000
 
 
 class SqlDatasets:
@@ -171,23 +172,29 @@ class SqlBatches:
             raise NotFound(f"no batch {batch_id}")
         return bytes(data)
 
-    def held_source_ids(self, dataset_id: int, exclude_batches: Sequence[int]) -> np.ndarray:
-        """Distinct source record ids held by the dataset's active batches (minus exclusions)."""
-        q = (
+    def held_source_ids(
+        self, dataset_id: int, candidates: np.ndarray, exclude_batches: Sequence[int]
+    ) -> np.ndarray:
+        """Which of ``candidates`` (source record ids) active batches of the dataset already hold.
+
+        An indexed lookup of just these ids, in chunks, not a scan of every id held.
+        """
+        wanted = sorted({str(c) for c in candidates.tolist() if c})
+        found: list[str] = []
+        base = (
             select(Incident.source_id)
             .join(Batch, Batch.id == Incident.batch_id)
-            .where(
-                Incident.dataset_id == dataset_id,
-                Incident.source_id.is_not(None),
-                Batch.superseded_by.is_(None),
-            )
+            .where(Incident.dataset_id == dataset_id, Batch.superseded_by.is_(None))
             .distinct()
         )
         if exclude_batches:
-            q = q.where(Incident.batch_id.not_in(list(exclude_batches)))
+            base = base.where(Incident.batch_id.not_in(list(exclude_batches)))
         with self.engine.connect() as conn:
-            ids = conn.execute(q).scalars().all()
-        return np.array(ids, dtype=object)
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                rows = conn.execute(base.where(Incident.source_id.in_(chunk))).scalars()
+                found.extend(r for r in rows if r is not None)
+        return np.array(found, dtype=str)
 
     def write(
         self,
