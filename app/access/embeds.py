@@ -246,15 +246,18 @@ def check_embed(store: Store, key: bytes, token: str, now: datetime | None = Non
     return _embed(_stored(store, token, doc["id"], now))
 
 
-def embed_principal(store: Store, token: str, now: datetime | None = None) -> Principal:
+def embed_principal(
+    store: Store, token: str, key: bytes | None = None, now: datetime | None = None
+) -> Principal:
     """The principal of an embed token sent as ``Authorization: Bearer`` to the generic API.
 
-    Without the service key here the token is authenticated by its stored SHA-256 (only tokens
-    this service issued match), plus expiry and revocation. The principal has role ``embed``, no
-    partner and the scope, so ``Principal.can_read`` limits it to its (open) dataset: it never
-    reads more than an anonymous caller could. Scoped views go through ``/embed/<token>/...``.
+    With the service ``key`` the HMAC signature is verified as on the ``/embed`` routes; the token
+    must also match its stored SHA-256 (only tokens this service issued do), be unexpired and not
+    revoked. The principal has role ``embed``, no partner and the scope, so
+    ``Principal.can_read`` limits it to its (open) dataset: through the general API it never reads
+    more than an anonymous caller could. Scoped views go through ``/embed/<token>/...``.
     """
-    doc = _payload(token)
+    doc = verify_signature(token, key, now) if key is not None else _payload(token)
     if doc["exp"] < (now or datetime.now(UTC)).timestamp():
         raise Unauthorized("this embed has expired")
     record = _stored(store, token, doc["id"], now)

@@ -42,14 +42,14 @@ def create_token(
     return token_id, f"{PREFIX}_{token_id}_{secret}"
 
 
-def principal_for(store: Store, token: str) -> Principal:
+def principal_for(store: Store, token: str, embed_key: bytes | None = None) -> Principal:
     """The principal a bearer token stands for (Unauthorized: invalid, expired, revoked).
 
     Embed tokens (``payload.signature``, see ``app.access.embeds``) give a role ``embed``
     principal scoped to their dataset.
     """
     if looks_like_embed(token):
-        return embed_principal(store, token)
+        return embed_principal(store, token, embed_key)
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise Unauthorized("malformed token")

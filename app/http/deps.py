@@ -31,7 +31,8 @@ def get_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("use 'Authorization: Bearer <token>'")
-    return principal_for(get_atlas(request).store, token.strip())
+    key: bytes | None = getattr(request.app.state, "embed_key", None)
+    return principal_for(get_atlas(request).store, token.strip(), key)
 
 
 AtlasDep = Annotated[Atlas, Depends(get_atlas)]

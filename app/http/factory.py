@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from app.access.embeds import service_secret
 from app.atlas import Atlas
 from app.http import problems
 from app.http.routers import analysis, boundaries, datasets, embeds, geocode, health, ogc, tiles
@@ -31,6 +33,19 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
     )
     app.state.settings = settings
     app.state.atlas = atlas
+    app.state.embed_key = service_secret(settings)
+    # JSON, GeoJSON and CSV compress well; tiles are left alone (PNG is compressed already, and
+    # their strong ETags name the exact bytes served).
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1024,
+        compresslevel=6,
+        exclude_content_types=(
+            "text/event-stream",
+            "image/png",
+            "application/vnd.mapbox-vector-tile",
+        ),
+    )
     problems.install(app)
     app.include_router(health.router)
     app.include_router(geocode.router, prefix=API_PREFIX)

@@ -119,6 +119,7 @@ class MapBuilder:
         self.cache_size = cache_size
         self._maps: dict[str, ThematicMap] = {}
         self._mercator: dict[int, np.ndarray] = {}
+        self._building: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, spec: MapSpec, principal: Principal) -> ThematicMap:
@@ -126,18 +127,26 @@ class MapBuilder:
         version = self.atlas.store.data_version()
         raw = repr((spec, version, principal.suppressed, principal.scope.get("dataset")))
         key = hashlib.sha256(raw.encode()).hexdigest()[:24]
+        if spec.dataset:  # every caller must be allowed to see the dataset, cached map or not
+            self.atlas.readable_dataset(spec.dataset, principal)
         with self._lock:
             found = self._maps.get(key)
+            building = self._building.setdefault(key, threading.Lock())
         if found is not None:
-            if spec.dataset:  # the caller must still be allowed to see the dataset
-                self.atlas.readable_dataset(spec.dataset, principal)
             return found
-        built = self._build(spec, principal, key)
-        with self._lock:
-            if len(self._maps) >= self.cache_size:
-                self._maps.pop(next(iter(self._maps)))
-            self._maps[key] = built
-        return built
+        # One build per map: concurrent tile requests for a new map wait for the first.
+        with building:
+            with self._lock:
+                found = self._maps.get(key)
+            if found is None:
+                found = self._build(spec, principal, key)
+                with self._lock:
+                    if len(self._maps) >= self.cache_size:
+                        self._maps.pop(next(iter(self._maps)))
+                    self._maps[key] = found
+            with self._lock:
+                self._building.pop(key, None)
+        return found
 
     def _area_mercator(self, version_id: int) -> np.ndarray:
         with self._lock:
