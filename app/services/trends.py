@@ -24,6 +24,8 @@ from geo.disclosure import suppression_mask
 from geo.timeprofile import hour_dow_profile, month_only_caveat
 
 Compare = Literal["previous", "last_year"]
+#: A comparison needs at least this share of each period's months held (rates are per month held).
+MIN_COVERAGE = 0.75
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -82,10 +84,12 @@ def change_for(
     """Per-area change between ``period`` and its comparison period, months held accounted."""
     other = period.shifted(compare)
     held_now, held_then = _held(frame, period), _held(frame, other)
-    if not held_then:
-        raise NotFound(f"no data held for the comparison period {other.first}..{other.last}")
-    if not held_now:
-        raise NotFound(f"no data held for {period.first}..{period.last}")
+    for p, held in ((period, held_now), (other, held_then)):
+        if len(held) < MIN_COVERAGE * len(p.months):
+            raise NotFound(
+                f"only {len(held)} of the {len(p.months)} months {p.first}..{p.last} are held: "
+                "too little to compare"
+            )
     current = _counts(frame, area_idx, n_areas, period, category)
     previous = _counts(frame, area_idx, n_areas, other, category)
     ratio = len(held_now) / len(held_then)
@@ -219,13 +223,15 @@ class Trends:
             ("vs_previous", "previous"),
             ("vs_last_year", "last_year"),
         )
+        unavailable: dict[str, str] = {}
         for key, compare in comparisons:
             try:
                 change, other, _meta = change_for(
                     frame, area_idx, layer.codes.size, period, compare, category
                 )
-            except NotFound:
+            except NotFound as exc:
                 out[key] = None
+                unavailable[key] = exc.detail
                 continue
             row = change_rows([code], [str(layer.names[idx])], _take(change, idx))[0]
             out[key] = {**row, "comparison_period": other.doc()}
@@ -236,6 +242,7 @@ class Trends:
             "category": category,
             "boundary": boundary_meta(version),
             "baseline": "mean of the same calendar month in earlier years held",
+            "comparisons_unavailable": unavailable,
         }
         return out
 

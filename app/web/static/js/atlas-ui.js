@@ -269,8 +269,8 @@
       ));
   }
 
-  function comparison(label, c) {
-    if (!c) return el("li", { text: `${label}: not available (no data for that period)` });
+  function comparison(label, c, why) {
+    if (!c) return el("li", { text: `${label}: not available (${why || "no data for that period"})` });
     const cur = c.current === null || c.current === undefined ? "suppressed" : num(c.current);
     const prev = c.previous === null || c.previous === undefined ? "suppressed" : num(c.previous);
     const pct = c.pct_change === null || c.pct_change === undefined ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
@@ -287,10 +287,11 @@
     const dl = el("dl", { class: "figures" }, figures.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
     const parts = [close, heading, el("p", { class: "note", text: `${area.code} · ${area.boundary}` }), dl];
     if (summary && summary.series) {
+      const unavailable = (summary.meta && summary.meta.comparisons_unavailable) || {};
       parts.push(el("h3", { text: "Trend" }), sparkline(summary.series), seriesTable(summary.series));
       parts.push(el("ul", { class: "comparisons" },
-        comparison("Compared with the period before", summary.vs_previous),
-        comparison("Compared with the same period last year", summary.vs_last_year)));
+        comparison("Compared with the period before", summary.vs_previous, unavailable.vs_previous),
+        comparison("Compared with the same period last year", summary.vs_last_year, unavailable.vs_last_year)));
     } else if (summary && summary.error) {
       parts.push(el("p", { class: "note", text: `Trend not available: ${summary.error}` }));
     } else {
