@@ -163,11 +163,12 @@ def outline_of(shared: Path) -> shapely.Geometry:
 def accepted_points(shared: Path, csv: Path) -> pd.DataFrame:
     """Rows the product must keep: unlocated rows, and located rows within 50 km of Surrey."""
     df = police_points(shared, csv)
-    located = df["e"].notna().to_numpy()
+    outline = outline_of(shared)
+    e, n = df["e"].to_numpy(), df["n"].to_numpy()
+    outside = np.isfinite(e) & ~shapely.contains_xy(outline, e, n)
     far = np.zeros(len(df), dtype=bool)
-    far[located] = (
-        shapely.distance(outline_of(shared), shapely.points(df.e[located], df.n[located]))
-        > MAX_DISTANCE_M
+    far[outside] = (
+        shapely.distance(outline, shapely.points(e[outside], n[outside])) > MAX_DISTANCE_M
     )
     return df.assign(far=far)
 
