@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,16 @@ import numpy as np
 
 from app.access.principal import OPERATOR, Principal
 from app.errors import BadRequest
-from app.ingest.pipeline import IngestContext, Outcome, ingest_source, read_checked
+from app.ingest.pipeline import (
+    IngestContext,
+    Outcome,
+    PreparedBatch,
+    ingest_source,
+    prepare_batch,
+    read_checked,
+)
 from app.ingest.profiles import Profile, load_profile
-from app.ingest.reader import SourceFile, collect_sources
+from app.ingest.reader import RawTable, SourceFile, collect_sources
 from app.services.areas import AreaCatalogue
 from app.services.boundaries import BoundarySpec, import_boundary, register_bundled
 from app.services.counts import CountQuery, counts_table
@@ -186,12 +193,52 @@ class Atlas:
         progress: ProgressFn | None,
     ) -> list[Outcome]:
         step = _stepper(progress, total=4 * len(sources))
+        tables = self._read_all(sources, profile, step)
+        ds = self.dataset(dataset, owner, access, create=True)
+        ctx = self._context(step)
+        who = partner if partner is not None else (ds.owner or "")
+        return [
+            ingest_source(ctx, ds, s, t, profile, who, idempotency_key)
+            for s, t in zip(sources, tables, strict=True)
+        ]
+
+    def dry_run(
+        self,
+        paths: Sequence[Path],
+        dataset: str,
+        profile: str | None = None,
+        partner: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> list[PreparedBatch]:
+        """Everything ``ingest`` does except writing: the batch reports and rejects of each file.
+
+        Checks against what the dataset already holds (duplicates, corrections) when it exists.
+        """
+        prof = load_profile(profile)
+        sources = collect_sources(list(paths), max_bytes=2**31)
+        step = _stepper(progress, total=3 * len(sources))
+        tables = self._read_all(sources, prof, step)
+        ds = self.store.datasets.find(dataset) or DatasetRecord(
+            -1, dataset, None, "open", "", datetime.now(UTC).replace(tzinfo=None)
+        )
+        ctx = self._context(step)
+        who = partner if partner is not None else (ds.owner or "")
+        return [
+            prepare_batch(ctx, ds, s, t, prof, who) for s, t in zip(sources, tables, strict=True)
+        ]
+
+    def _read_all(
+        self, sources: Sequence[SourceFile], profile: Profile, step: Callable[[str], None]
+    ) -> list[RawTable]:
+        """Read and check every file before anything is written (a bad file stops them all)."""
         tables = []
         for s in sources:
             step(f"reading {s.name}")
             tables.append(read_checked(s, profile))
-        ds = self.dataset(dataset, owner, access, create=True)
-        ctx = IngestContext(
+        return tables
+
+    def _context(self, step: Callable[[str], None]) -> IngestContext:
+        return IngestContext(
             store=self.store,
             geocoder=self.geocoder,
             areas=self.areas,
@@ -199,11 +246,6 @@ class Atlas:
             today=date.today(),
             progress=step,
         )
-        who = partner if partner is not None else (ds.owner or "")
-        return [
-            ingest_source(ctx, ds, s, t, profile, who, idempotency_key)
-            for s, t in zip(sources, tables, strict=True)
-        ]
 
     # -- analysis -----------------------------------------------------------------------------
 

@@ -133,21 +133,57 @@ def swap_lonlat(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], ND
     return y.copy(), x.copy()
 
 
+class AreaDistance:
+    """Distances to one area, with its validation and edge index built once.
+
+    Points are tested against the prepared area first; only those outside are measured, to the
+    nearest edge through an R-tree of the boundary segments (so the cost does not grow with the
+    area's vertex count). The area and the points are EPSG:27700.
+
+    Raises
+    ------
+    InvalidGeometry
+        ``area`` is empty, not polygonal or invalid.
+    """
+
+    def __init__(self, area: shapely.Geometry) -> None:
+        _check_area(area)
+        shapely.prepare(area)
+        self.area = area
+        self._tree: shapely.STRtree | None = None
+
+    def __call__(self, easting: ArrayLike, northing: ArrayLike) -> NDArray[np.float64]:
+        """Metres from each point to the area: 0 inside or on its boundary, NaN for NaN input.
+
+        Raises
+        ------
+        InvalidInput
+            The coordinate arrays are not numeric or differ in shape.
+        """
+        x, y = _pair(easting, northing)
+        finite = np.isfinite(x) & np.isfinite(y)
+        outside = finite & ~shapely.intersects_xy(self.area, x, y)
+        distance = np.where(finite, 0.0, np.nan)
+        if outside.any():
+            if self._tree is None:
+                self._tree = shapely.STRtree(_boundary_segments(self.area))
+            points = shapely.points(x[outside], y[outside])
+            (rows, _), nearest_m = self._tree.query_nearest(
+                points, return_distance=True, all_matches=False
+            )
+            measured = np.empty(int(outside.sum()), dtype=np.float64)
+            measured[rows] = nearest_m
+            distance[outside] = measured
+        return distance
+
+
 def distance_to_area_m(
     easting: ArrayLike, northing: ArrayLike, area: shapely.Geometry
 ) -> NDArray[np.float64]:
     """Distance in metres from each point to an area: 0 inside or on its boundary.
 
-    Points are tested against the prepared area first; only those outside are measured, to the
-    nearest edge through an R-tree of the boundary segments (so the cost does not grow with the
-    area's vertex count). Both the points and ``area`` are EPSG:27700.
-
-    Parameters
-    ----------
-    easting, northing : array_like
-        EPSG:27700 metres; NaN rows give NaN.
-    area : shapely.Geometry
-        A non-empty, valid Polygon or MultiPolygon (it is prepared in place).
+    A one-off :class:`AreaDistance` (build one and reuse it for many calls on the same area).
+    Both the points and ``area`` are EPSG:27700; NaN rows give NaN.
 
     Raises
     ------
@@ -156,20 +192,7 @@ def distance_to_area_m(
     InvalidInput
         The coordinate arrays are not numeric or differ in shape.
     """
-    x, y = _pair(easting, northing)
-    _check_area(area)
-    shapely.prepare(area)
-    finite = np.isfinite(x) & np.isfinite(y)
-    outside = finite & ~shapely.intersects_xy(area, x, y)
-    distance = np.where(finite, 0.0, np.nan)
-    if outside.any():
-        tree = shapely.STRtree(_boundary_segments(area))
-        points = shapely.points(x[outside], y[outside])
-        (rows, _), nearest_m = tree.query_nearest(points, return_distance=True, all_matches=False)
-        measured = np.empty(int(outside.sum()), dtype=np.float64)
-        measured[rows] = nearest_m
-        distance[outside] = measured
-    return distance
+    return AreaDistance(area)(easting, northing)
 
 
 def _check_area(area: object) -> None:

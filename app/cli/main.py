@@ -100,12 +100,18 @@ def ingest(
     partner: Annotated[
         str | None, typer.Option(help="Partner sending the files (default: the dataset owner)")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the files and report; write nothing")
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load incident files and print the batch report of each."""
     with failures():
         atlas = open_atlas(db)
+        if dry_run:
+            _dry_run(atlas, paths, dataset, profile, partner, as_json)
+            return
         with progress_reporter(enabled=not as_json and sys.stderr.isatty()) as report:
             outcomes = atlas.ingest(
                 paths, dataset, profile, owner, access, partner, progress=report
@@ -115,6 +121,29 @@ def ingest(
             for o in outcomes
         ]
         emit(summarise(reports), as_json, _print_ingest)
+
+
+def _dry_run(
+    atlas: Any,
+    paths: list[Path],
+    dataset: str,
+    profile: str | None,
+    partner: str | None,
+    as_json: bool,
+) -> None:
+    with progress_reporter(enabled=not as_json and sys.stderr.isatty()) as report:
+        prepared = atlas.dry_run(paths, dataset, profile, partner, progress=report)
+    folder = atlas.settings.var_dir / "rejects"
+    reports = []
+    for i, p in enumerate(prepared, 1):
+        r = {**p.new.report, "status": f"dry-run ({p.new.report['status']})", "batch_id": None}
+        if r["rejected"] or r["duplicates"]:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"dry-run-{i}-{Path(p.new.filename).stem}-rejects.csv"
+            path.write_bytes(p.new.rejects_csv)
+            r["rejects_file"] = str(path)
+        reports.append(r)
+    emit(summarise(reports), as_json, _print_ingest)
 
 
 def _with_rejects_file(

@@ -27,7 +27,6 @@ from app.services.areas import AreaCatalogue, Partnership
 from app.services.geocoding import Geocoder
 from app.store import Store
 from app.store.records import BatchRecord, DatasetRecord, IncidentColumns, NewBatch
-from geo.plausibility import distance_to_area_m
 
 FLAG_IDENTICAL_ROW = 1
 FLAG_OUTSIDE_AREA = 2
@@ -62,6 +61,15 @@ def read_checked(source: SourceFile, profile: Profile) -> RawTable:
     return table
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A cleaned, geocoded and assigned batch, ready to be written in one transaction."""
+
+    new: NewBatch
+    incidents: IncidentColumns
+    assignments: dict[int, np.ndarray]
+
+
 def ingest_source(
     ctx: IngestContext,
     dataset: DatasetRecord,
@@ -72,10 +80,28 @@ def ingest_source(
     idempotency_key: str | None = None,
 ) -> Outcome:
     """Ingest one read file into ``dataset`` atomically (Conflict for a partial correction)."""
-    sha = source.sha256
-    held = ctx.store.batches.find_active_by_sha(dataset.id, sha)
+    held = ctx.store.batches.find_active_by_sha(dataset.id, source.sha256)
     if held is not None:
         return Outcome(held, {**held.report, "status": "already_ingested"})
+    prepared = prepare_batch(ctx, dataset, source, table, profile, partner, idempotency_key)
+    ctx.progress(f"writing {source.name}")
+    batch = ctx.store.batches.write(
+        dataset.id, prepared.new, prepared.incidents, prepared.assignments
+    )
+    return Outcome(batch, batch.report)
+
+
+def prepare_batch(
+    ctx: IngestContext,
+    dataset: DatasetRecord,
+    source: SourceFile,
+    table: RawTable,
+    profile: Profile,
+    partner: str,
+    idempotency_key: str | None = None,
+) -> PreparedBatch:
+    """Everything but the write: clean, locate, check plausibility, duplicates and corrections,
+    and assign to every boundary version. Reads the store; never writes it."""
     ctx.progress(f"cleaning {source.name}")
     rows = _clean(ctx, table, profile)
     months = tuple(sorted({m for m in rows.when.month[rows.keep].tolist() if m}))
@@ -87,24 +113,21 @@ def ingest_source(
     incidents = _incidents(table, profile, rows, accepted)
     assignments = ctx.areas.assign_all(incidents["easting"], incidents["northing"])
     report = _report(source, table, profile, rows, accepted, dup, months, replaces)
-    rejects = _rejects(table, rows, dup)
     new = NewBatch(
         dataset=dataset.name,
         partner=partner,
         stream=stream,
         filename=source.name,
-        sha256=sha,
+        sha256=source.sha256,
         idempotency_key=idempotency_key,
         profile=profile.name,
         status=report["status"],
         months=months,
         report=report,
-        rejects_csv=rejects.to_csv(),
+        rejects_csv=_rejects(table, rows, dup).to_csv(),
         replaces=replaces,
     )
-    ctx.progress(f"writing {source.name}")
-    batch = ctx.store.batches.write(dataset.id, new, incidents, assignments)
-    return Outcome(batch, batch.report)
+    return PreparedBatch(new, incidents, assignments)
 
 
 def _check_columns(table: RawTable, profile: Profile) -> None:
@@ -169,9 +192,7 @@ def _plausibility(partnership: Partnership | None, located: Located, max_km: flo
     outside = has & (idx < 0)
     if max_km > 0 and outside.any():
         far = np.zeros(n, dtype=bool)
-        d = distance_to_area_m(
-            located.easting[outside], located.northing[outside], partnership.outline
-        )
+        d = partnership.distance_m(located.easting[outside], located.northing[outside])
         far[outside] = d > max_km * 1000.0
         located.reason[far & (located.reason == "")] = "beyond_max_distance"
         outside &= ~far
@@ -182,8 +203,10 @@ def _identical(table: RawTable) -> np.ndarray:
     """True for rows that repeat an earlier row of the file field for field (kept, counted)."""
     if table.n_rows == 0:
         return np.zeros(0, dtype=bool)
-    cols = [pa.array(table.columns[h], pa.string()) for h in table.header]
+    cols = [table.columns.arrow(h) for h in table.header]
     joined = pc.binary_join_element_wise(*cols, "\x1f") if len(cols) > 1 else cols[0]
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()  # one dictionary for the whole file
     codes = np.asarray(pc.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False))
     first = np.zeros(len(codes), dtype=bool)
     first[np.unique(codes, return_index=True)[1]] = True
@@ -316,12 +339,13 @@ def _rejects(table: RawTable, rows: CleanRows, dup: np.ndarray) -> Rejects:
     rejects = Rejects(table.header)
     for number, reason, raw in table.malformed:
         rejects.add_raw(number, f"wrong_field_count ({reason})", raw)
-    fields = [table.columns[h] for h in table.header]
     bad = ~rows.keep
-    rejects.add_many(table.source_row[bad], rows.reason[bad], [f[bad] for f in fields])
-    rejects.add_many(
-        table.source_row[dup],
-        np.full(int(dup.sum()), "duplicate_record_id", dtype=object),
-        [f[dup] for f in fields],
-    )
+    if bad.any():
+        rejects.add_many(table.source_row[bad], rows.reason[bad], table.fields_at(bad))
+    if dup.any():
+        rejects.add_many(
+            table.source_row[dup],
+            np.full(int(dup.sum()), "duplicate_record_id", dtype=object),
+            table.fields_at(dup),
+        )
     return rejects

@@ -12,7 +12,7 @@ import hashlib
 import io
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,14 +28,48 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One incident file's decompressed bytes and a display name."""
+    """One incident file's decompressed bytes, a display name and its content hash."""
 
     name: str
     data: bytes
+    sha256: str = field(init=False)
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        # The identity of a batch: the same content re-sent is the same batch.
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
+
+
+class Columns(Mapping[str, np.ndarray]):
+    """String columns by name, trimmed and turned into numpy object arrays only when asked for.
+
+    A partner file can carry dozens of columns a profile never reads; converting each to Python
+    strings cost more than all the rest of cleaning.
+    """
+
+    def __init__(self, arrow: dict[str, pa.Array | pa.ChunkedArray]) -> None:
+        self._arrow = arrow
+        self._numpy: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_numpy(cls, columns: dict[str, np.ndarray]) -> Columns:
+        out = cls({h: pa.array(v, pa.string()) for h, v in columns.items()})
+        out._numpy.update(columns)
+        return out
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._numpy:
+            self._numpy[name] = _strip(self._arrow[name])
+        return self._numpy[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrow)
+
+    def __len__(self) -> int:
+        return len(self._arrow)
+
+    def arrow(self, name: str) -> pa.Array | pa.ChunkedArray:
+        """The column as Arrow strings (untrimmed), for vectorised whole-row work."""
+        return self._arrow[name]
 
 
 @dataclass
@@ -43,7 +77,7 @@ class RawTable:
     """A CSV split into string columns; ``source_row`` numbers the rows kept."""
 
     header: list[str]
-    columns: dict[str, np.ndarray]
+    columns: Columns
     source_row: np.ndarray
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
     encoding: str = "utf-8"
@@ -51,6 +85,11 @@ class RawTable:
     @property
     def n_rows(self) -> int:
         return len(self.source_row)
+
+    def fields_at(self, rows: np.ndarray) -> list[np.ndarray]:
+        """Every column's (trimmed) values at ``rows`` (positions or mask), in header order."""
+        index = pa.array(np.flatnonzero(rows) if rows.dtype == bool else rows, pa.int64())
+        return [_strip(self.columns.arrow(h).take(index)) for h in self.header]
 
 
 def collect_sources(paths: list[Path], max_bytes: int) -> list[SourceFile]:
@@ -205,11 +244,11 @@ def _fast_parse(text: bytes, header: list[str], delimiter: str) -> RawTable | No
         return None
     if bad:
         return None
-    columns = {h: _strip(tbl.column(h)) for h in header}
+    columns = Columns({h: tbl.column(h) for h in header})
     return RawTable(header, columns, np.arange(1, tbl.num_rows + 1, dtype=np.int64))
 
 
-def _strip(col: pa.ChunkedArray) -> np.ndarray:
+def _strip(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.utf8_trim_whitespace(col).to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -238,4 +277,6 @@ def _careful_parse(text: bytes, header: list[str], delimiter: str) -> RawTable:
     columns = {
         h: np.array([v.strip() for v in cols[i]], dtype=object) for i, h in enumerate(header)
     }
-    return RawTable(header, columns, np.array(numbers, dtype=np.int64), malformed)
+    return RawTable(
+        header, Columns.from_numpy(columns), np.array(numbers, dtype=np.int64), malformed
+    )

@@ -16,6 +16,7 @@ from app.services.geojson import LonLatFn, to_wgs84
 from app.store import Store
 from app.store.records import AreaLayer, BoundaryVersionRecord
 from geo.assign import AreaIndex
+from geo.plausibility import AreaDistance
 from geo.weights import polygon_queen
 
 _SELECTOR = re.compile(r"^(?P<set>[A-Za-z0-9_.\-]+)(?:(?P<sep>[:@])(?P<rest>[A-Za-z0-9_.\-]+))?$")
@@ -28,6 +29,7 @@ class Partnership:
     version: BoundaryVersionRecord
     index: AreaIndex
     outline: shapely.Geometry
+    distance_m: AreaDistance
 
 
 def parse_selector(selector: str) -> tuple[str, str | None, date | None]:
@@ -136,7 +138,9 @@ class AreaCatalogue:
         if cached is not None and cached.version.id == version.id:
             return cached
         outline = shapely.union_all(self.layer(version.id).geometries)
-        self._partnership = Partnership(version, self.index(version.id), outline)
+        self._partnership = Partnership(
+            version, self.index(version.id), outline, AreaDistance(outline)
+        )
         return self._partnership
 
     def assign_all(self, easting: np.ndarray, northing: np.ndarray) -> dict[int, np.ndarray]:

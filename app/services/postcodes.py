@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def _require(header: list[str], fields: PostcodeFields) -> None:
 
 
 def _locations(
-    cols: dict[str, np.ndarray], f: PostcodeFields, geocoder: Geocoder
+    cols: Mapping[str, np.ndarray], f: PostcodeFields, geocoder: Geocoder
 ) -> tuple[np.ndarray, np.ndarray]:
     if f.easting is not None and f.northing is not None:
         e, n = to_float(cols[f.easting]), to_float(cols[f.northing])
@@ -98,7 +99,7 @@ def _locations(
     return np.where(bad, np.nan, e), np.where(bad, np.nan, n)
 
 
-def _optional(cols: dict[str, np.ndarray], name: str | None, keep: np.ndarray) -> np.ndarray:
+def _optional(cols: Mapping[str, np.ndarray], name: str | None, keep: np.ndarray) -> np.ndarray:
     if name is None:
         return np.full(int(keep.sum()), None, dtype=object)
     values = cols[name][keep].copy()

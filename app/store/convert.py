@@ -48,16 +48,12 @@ def _as_datetime(value: Any) -> np.datetime64:
     return np.datetime64(str(value), "s")
 
 
-def incident_rows(
+def incident_tuples(
     columns: dict[str, np.ndarray], dataset_id: int, batch_id: int
-) -> list[dict[str, Any]]:
-    """Row dictionaries ready for a bulk insert of one batch's incidents."""
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and row tuples for a driver-level bulk insert of one batch's incidents."""
     names = list(INCIDENT_COLUMNS)
     converted = [to_db_values(columns[n], INCIDENT_COLUMNS[n]) for n in names]
     n = len(columns["month"])
-    base = {"dataset_id": dataset_id, "batch_id": batch_id}
-    return (
-        [{**base, **dict(zip(names, row, strict=True))} for row in zip(*converted, strict=True)]
-        if n
-        else []
-    )
+    fixed = ([dataset_id] * n, [batch_id] * n)
+    return ["dataset_id", "batch_id", *names], list(zip(*fixed, *converted, strict=True))

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound
-from app.store.convert import from_db_values, incident_rows
+from app.store.convert import from_db_values, incident_tuples
 from app.store.engine import bump_data_version, insert_assignments, utc_now
 from app.store.models import Assignment, Batch, Dataset, Incident, Partner
 from app.store.records import (
@@ -177,23 +177,32 @@ class SqlBatches:
     ) -> np.ndarray:
         """Which of ``candidates`` (source record ids) active batches of the dataset already hold.
 
-        An indexed lookup of just these ids, in chunks, not a scan of every id held.
+        An indexed lookup of just these ids in driver-level chunks (SQLAlchemy compiling
+        thousands of bind parameters cost more than the query), not a scan of every id held.
         """
         wanted = sorted({str(c) for c in candidates.tolist() if c})
+        if not wanted:
+            return np.array([], dtype=str)
+        excluded = [int(b) for b in exclude_batches]
         found: list[str] = []
-        base = (
-            select(Incident.source_id)
-            .join(Batch, Batch.id == Incident.batch_id)
-            .where(Incident.dataset_id == dataset_id, Batch.superseded_by.is_(None))
-            .distinct()
-        )
-        if exclude_batches:
-            base = base.where(Incident.batch_id.not_in(list(exclude_batches)))
         with self.engine.connect() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            skip = f" AND b.id NOT IN ({', '.join([mark] * len(excluded))})" if excluded else ""
+            active = (
+                f"SELECT b.id FROM batches b WHERE b.dataset_id = {mark} "
+                f"AND b.superseded_by IS NULL{skip}"
+            )
+            if conn.exec_driver_sql(active, (dataset_id, *excluded)).first() is None:
+                return np.array([], dtype=str)
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
-                rows = conn.execute(base.where(Incident.source_id.in_(chunk))).scalars()
-                found.extend(r for r in rows if r is not None)
+                sql = (
+                    f"SELECT DISTINCT source_id FROM incidents WHERE dataset_id = {mark} "
+                    f"AND batch_id IN ({active}) "
+                    f"AND source_id IN ({', '.join([mark] * len(chunk))})"
+                )
+                rows = conn.exec_driver_sql(sql, (dataset_id, dataset_id, *excluded, *chunk))
+                found.extend(r[0] for r in rows if r[0] is not None)
         return np.array(found, dtype=str)
 
     def write(
@@ -206,9 +215,7 @@ class SqlBatches:
         """Write one batch atomically: its row, incidents, assignments and any replacements."""
         with self.engine.begin() as conn:
             batch_id = self._insert_batch(conn, dataset_id, new)
-            rows = incident_rows(incidents.columns, dataset_id, batch_id)
-            for start in range(0, len(rows), INSERT_CHUNK):
-                conn.execute(insert(Incident), rows[start : start + INSERT_CHUNK])
+            _bulk_insert_incidents(conn, incidents, dataset_id, batch_id)
             for version_id, area_idx in assignments.items():
                 insert_assignments(conn, version_id, {batch_id: area_idx})
             if new.replaces:
@@ -314,3 +321,15 @@ def _batch(b: Row[Any]) -> BatchRecord:
         report=dict(b.report or {}),
         created_at=b.created_at,
     )
+
+
+def _bulk_insert_incidents(
+    conn: Any, incidents: IncidentColumns, dataset_id: int, batch_id: int
+) -> None:
+    """One driver-level executemany of plain tuples: SQLAlchemy's per-row work cost more than
+    SQLite's own on large batches. The SQL is built from fixed column names only."""
+    names, rows = incident_tuples(incidents.columns, dataset_id, batch_id)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO incidents ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    for start in range(0, len(rows), INSERT_CHUNK):
+        conn.exec_driver_sql(sql, rows[start : start + INSERT_CHUNK])

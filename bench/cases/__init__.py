@@ -14,6 +14,7 @@ from types import ModuleType
 CASE_NAMES = (
     "project_lonlat",
     "ingest_police_uk",
+    "ingest_pipeline",
     "pip_surrey_wards",
     "counts_by_area",
     "gistar_grid",

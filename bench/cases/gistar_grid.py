@@ -1,12 +1,13 @@
 """Getis–Ord Gi* hot spots on a 200 m grid over Surrey (>= 30,000 cells), with its weights.
 
-Ours goes from points to z-scores: ``geo.grid.grid_counts`` (cell counts and the study-region
-mask of cells overlapping the Surrey outline) then ``geo.hotspots.gi_star_grid`` (3x3 box sums,
-no weights matrix). The peer is handed the cell counts and the mask ready-made (untimed, so it
-does strictly less than ours) and does what the PySAL workflow does: queen contiguity on the
-grid's rectangle (``libpysal.weights.lat2W(rook=False)``), restricted to the masked cells
+Both sides start from the same counted grid (cell counts and the study-region mask of cells
+overlapping the Surrey outline, made once, untimed) and produce Gi* z-scores including their
+weights: ours is ``geo.hotspots.gi_star_grid`` (queen-with-self as 3x3 box sums restricted to
+the mask; no weights matrix needed); the peer does what the PySAL workflow does: queen contiguity
+on the grid's rectangle (``libpysal.weights.lat2W(rook=False)``), restricted to the masked cells
 (``w_subset``), self-weights added (``fill_diagonal``) and ``esda.G_Local(star=True,
-transform="B", permutations=0)``.
+transform="B", permutations=0)``. Counting the points into cells and building the mask (ours:
+``geo.grid.grid_counts``) is timed separately and reported in the notes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ PEER = (
     "libpysal lat2W(rook=False) + w_subset + fill_diagonal, "
     'esda.G_Local(star=True, transform="B", permutations=0)'
 )
-OURS = "geo.grid.grid_counts(region=outline) + geo.hotspots.gi_star_grid"
+OURS = "geo.hotspots.gi_star_grid (weights included) on the counted grid"
 MIN_CELLS = 30_000
 TOLERANCE_Z = 1e-6
 
@@ -72,21 +73,23 @@ def run(ctx: Context) -> dict[str, Any]:
     if not ctx.quick and grid.n_features < MIN_CELLS:
         raise CaseFailed(f"only {grid.n_features} cells; the case needs >= {MIN_CELLS}")
     counts, mask = grid.counts.copy(), grid.mask.copy()
-    ours = Side(lambda: gi_star_grid(grid_counts(e, n, cell_m, region=outline)))
+    ours = Side(lambda: gi_star_grid(grid))
     peer = Side(lambda: esda_gi(counts, mask))
     t_ours, out_ours, t_peer, out_peer = warm_up(ours, peer)
     verdict = compare(out_ours, out_peer)
     timing = measure(ours, peer, t_ours, t_peer, ctx.quick)
-    # The Gi* step alone, on the peer's own input (the counted grid): where the time goes.
-    gi_only = statistics.median(timed(lambda: gi_star_grid(grid))[0] for _ in timing.ours)
+    # Points to z-scores, counting and masking included (the peer is never charged for these).
+    end_to_end = statistics.median(
+        timed(lambda: gi_star_grid(grid_counts(e, n, cell_m, region=outline)))[0]
+        for _ in timing.ours
+    )
     notes = [
         f"{grid.n_features} cells of {cell_m:g} m overlapping the Surrey outline (a"
         f" {mask.shape[1]} x {mask.shape[0]} rectangle); {n_points:,} synthetic incidents",
-        "ours_s includes counting the points into cells and building the region mask; the peer"
-        " is given the counts and the mask (untimed), so it does strictly less",
-        f"gi_star_grid alone on the counted grid: {gi_only * 1000:.3g} ms, i.e."
-        f" {timing.peer_s / gi_only:,.0f}x the peer (speedup_gi_only); counting and masking"
-        " are the rest of ours_s",
+        "both sides get the same counted grid and mask (untimed); each builds its own weights",
+        "points to z-scores including grid_counts (counting + region mask):"
+        f" {end_to_end * 1000:.3g} ms, i.e. {timing.peer_s / end_to_end:,.0f}x the peer's"
+        " Gi* step alone (speedup_end_to_end)",
     ]
     return record(
         NAME,
@@ -99,6 +102,6 @@ def run(ctx: Context) -> dict[str, Any]:
         ours=OURS,
         cell_m=cell_m,
         points=n_points,
-        ours_gi_only_s=gi_only,
-        speedup_gi_only=timing.peer_s / gi_only,
+        ours_end_to_end_s=end_to_end,
+        speedup_end_to_end=timing.peer_s / end_to_end,
     )
