@@ -142,6 +142,49 @@ def area_crosswalk(from_geoms: Any, to_geoms: Any, min_share: float = 1e-6) -> C
     return _area_walk(src, dst, _pieces(src, dst), min_share)
 
 
+def nested(crosswalk: Crosswalk, nest_share: float = 0.95, cover_share: float = 0.9) -> Crosswalk:
+    """Roll a fine layer up to a coarser one by nesting where it nests (ONS best fit).
+
+    Statistical geographies are built to nest (LSOAs in districts), but generalised polygons of
+    different layers overlap by slivers, so pure area shares leak people into neighbours and
+    beyond the outline. A source area with at least ``nest_share`` of its area in one target goes
+    wholly to that target. Any other source covered at least ``cover_share`` by the targets keeps
+    its shares rescaled to sum to 1 (its edge slivers are generalisation, not territory outside);
+    sources covered less keep their shares and unallocated remainder.
+
+    Raises
+    ------
+    InvalidInput
+        Thresholds outside (0, 1].
+    """
+    if not (0.0 < cover_share <= 1.0 and 0.5 < nest_share <= 1.0):
+        raise InvalidInput("nest_share must be in (0.5, 1] and cover_share in (0, 1]")
+    fi, tj, share = crosswalk.from_idx, crosswalk.to_idx, crosswalk.share
+    covered = np.bincount(fi, weights=share, minlength=crosswalk.n_from)
+    best = np.zeros(crosswalk.n_from)
+    np.maximum.at(best, fi, share)
+    nests = best >= nest_share
+    is_best = share == best[fi]
+    keep = ~nests[fi] | is_best
+    # Ties for the best piece: keep the first (pieces are sorted by target within a source).
+    first = np.ones(fi.size, dtype=bool)
+    first[1:] = ~((fi[1:] == fi[:-1]) & is_best[1:] & is_best[:-1] & nests[fi[1:]])
+    keep &= first
+    fi, tj, share = fi[keep], tj[keep], share[keep]
+    share = np.where(nests[fi], 1.0, share)
+    rescale = ~nests[fi] & (covered[fi] >= cover_share)
+    share = np.where(rescale, share / covered[fi], share)
+    return Crosswalk(
+        fi.astype(np.int32),
+        tj.astype(np.int32),
+        share,
+        crosswalk.n_from,
+        crosswalk.n_to,
+        crosswalk.weights,
+        crosswalk.area_fallback,
+    )
+
+
 def _fine_weight(geoms: GeomArray, fine: GeomArray, density: F64) -> F64:
     """Weight of each geometry: sum over fine units of density × area of the overlap."""
     gi, fj = shapely.STRtree(fine).query(geoms, predicate="intersects")

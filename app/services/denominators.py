@@ -11,11 +11,8 @@ from app.errors import NotFound
 from app.services.areas import AreaCatalogue
 from app.store import Store
 from app.store.records import BoundaryVersionRecord
-from geo.crosswalk import Crosswalk, area_crosswalk, reassign
+from geo.crosswalk import Crosswalk, area_crosswalk, nested, reassign
 from geo.rates import nearest_year
-
-#: Pieces under 1% of a population area are generalisation slivers between layers, not people.
-SLIVER_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -25,7 +22,7 @@ class Denominator:
     values: np.ndarray  # float64 per area; NaN where unknown
     year: int
     source: str  # selector of the population layer
-    method: str  # "direct" or "area-weighted crosswalk from <selector>"
+    method: str  # "direct", or how it was rolled up from the finer layer
 
 
 class Denominators:
@@ -59,7 +56,10 @@ class Denominators:
         cw = self._crosswalk(source_id, target.id)
         known = np.isfinite(per_src)
         moved = reassign(np.where(known, per_src, 0.0), cw).values
-        method = f"area-weighted crosswalk from {src_layer.version.selector}"
+        method = (
+            f"rolled up from {src_layer.version.selector}: whole areas where they nest,"
+            " area shares elsewhere"
+        )
         return Denominator(
             np.asarray(moved, dtype=np.float64), year, src_layer.version.selector, method
         )
@@ -69,9 +69,8 @@ class Denominators:
         with self._lock:
             if key in self._crosswalks:
                 return self._crosswalks[key]
-        cw = area_crosswalk(
-            self.areas.layer(from_id).geometries, self.areas.layer(to_id).geometries
-        )
+        src, dst = self.areas.layer(from_id), self.areas.layer(to_id)
+        cw = nested(area_crosswalk(src.geometries, dst.geometries))
         with self._lock:
             self._crosswalks[key] = cw
         return cw

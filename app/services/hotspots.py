@@ -213,6 +213,7 @@ class Hotspots:
         meta = _base_meta(frame, mask, q, features)
         meta["period"] = {"from": first, "to": last}
         meta.update(extra)
+        meta["params"] = {"grid_m": q.grid_m, "by": q.by, "alpha": 0.05, "min_months": 12}
         return HotspotOutput(geoms, props, ids, meta)
 
     def _grid(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:

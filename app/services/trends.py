@@ -258,24 +258,35 @@ class Trends:
         counts = count_by_area_month(
             np.zeros(len(frame), dtype=np.int64), month_idx, 1, len(months), mask=mask
         )
-        base = seasonal_baseline(counts, months)
-        held_set = set(held)
+        # Only months held are history: a month never loaded is unknown, not zero.
+        held_cols = np.array([m in set(held) for m in months])
+        base = seasonal_baseline(counts[:, held_cols], held)
+        expected = np.full(len(months), np.nan)
+        flag = np.zeros(len(months), dtype=np.int64)
+        expected[held_cols], flag[held_cols] = base.expected[0], base.flag[0]
         return [
             {
                 "month": m,
-                "count": int(counts[0, j]) if m in held_set else None,
-                "expected": _num(base.expected[0, j], 2),
-                "flag": int(base.flag[0, j]),
+                "count": int(counts[0, j]) if held_cols[j] else None,
+                "expected": _num(expected[j], 2),
+                "flag": int(flag[j]),
             }
             for j, m in enumerate(months)
         ]
 
     def _suppress_summary(self, out: dict[str, Any]) -> None:
-        counts = np.array([s["count"] or 0 for s in out["series"]], dtype=np.int64)
+        series = out["series"]
+        counts = np.array([s["count"] or 0 for s in series], dtype=np.int64)
         hide = suppression_mask(counts, self.threshold)
-        for i in np.flatnonzero(hide).tolist():
-            out["series"][i]["count"] = None
-            out["series"][i]["flag"] = 0
+        hidden_months = {series[i]["month"] for i in np.flatnonzero(hide).tolist()}
+        for s in series:
+            if s["month"] in hidden_months:
+                s["count"], s["flag"] = None, 0
+            # A baseline averages the same calendar month of earlier years: it would give a
+            # hidden count back (exactly, with one year of history), so it goes too.
+            earlier = {m for m in hidden_months if m[5:] == s["month"][5:] and m < s["month"]}
+            if earlier:
+                s["expected"], s["flag"] = None, 0
         for key in ("vs_previous", "vs_last_year"):
             if out.get(key):
                 rows = [out[key]]
@@ -293,7 +304,8 @@ class Trends:
         frame = self.cache.frame(dataset)
         mask = frame.select(first, last, category)
         profile = hour_dow_profile(frame.occurred_from[mask], frame.occurred_to[mask])
-        table = np.round(profile.table, 3)
+        # Nine decimals keep the published table summing to the incidents (aoristic shares).
+        table = np.round(profile.table, 9)
         caveats = []
         if profile.method == "none":
             caveats.append(month_only_caveat())
@@ -310,7 +322,7 @@ class Trends:
             "n_exact": profile.n_exact,
             "n_window": profile.n_window,
             "n_untimed": profile.n_untimed,
-            "period": {"from": first, "to": last},
+            "period": _period_of(frame, mask, first, last),
             "category": category,
             "caveats": caveats,
         }
@@ -318,3 +330,13 @@ class Trends:
 
 def _take(c: Change, i: int) -> Change:
     return Change(*(np.asarray(getattr(c, f))[i : i + 1] for f in c.__dataclass_fields__))
+
+
+def _period_of(
+    frame: IncidentFrame, mask: np.ndarray, first: str | None, last: str | None
+) -> dict[str, str | None]:
+    """The period asked for, or the months the selection covers."""
+    months = frame.month[mask]
+    lo = first or (str(min(months.tolist())) if len(months) else None)
+    hi = last or (str(max(months.tolist())) if len(months) else None)
+    return {"from": lo, "to": hi}

@@ -299,3 +299,46 @@ def test_bad_inputs_are_rejected(walk_13_19: Crosswalk) -> None:
         reassign(np.full(206, 1.5), walk_13_19, integer=True)
     with pytest.raises(InvalidInput):
         area_crosswalk(box, box, min_share=1.0)
+
+
+def test_nested_rollup_of_lsoa_population_to_districts_is_exact(shared_data: Path) -> None:
+    """LSOAs nest in districts: the rollup must equal the ONS sums, to the person."""
+    from geo.crosswalk import nested
+
+    lsoa = gpd.read_file(shared_data / "boundaries" / "surrey_lsoa_2011.gpkg")
+    districts = gpd.read_file(shared_data / "boundaries" / "surrey_districts.gpkg")
+    pop = pd.read_csv(shared_data / "population" / "surrey_lsoa2011_population_mid2019.csv")
+    people = pop.set_index("LSOA11CD").loc[lsoa["LSOA11CD"], "population_mid2019"].to_numpy(float)
+    plain = reassign(people, area_crosswalk(lsoa.geometry.values, districts.geometry.values))
+    rolled = reassign(
+        people, nested(area_crosswalk(lsoa.geometry.values, districts.geometry.values))
+    )
+    expected = pop.groupby("LAD_CD")["population_mid2019"].sum().loc[districts["LAD_CD"]].to_numpy()
+    assert np.abs(plain.values - expected).max() > 10  # area shares of generalised polygons leak
+    np.testing.assert_allclose(rolled.values, expected, atol=1e-6)
+    assert rolled.unallocated == pytest.approx(0.0, abs=1e-6)
+
+
+def test_nested_rules_on_hand_built_pieces() -> None:
+    from geo.crosswalk import Crosswalk, nested
+
+    cw = Crosswalk(
+        from_idx=np.array([0, 0, 1, 1, 2, 2], dtype=np.int32),
+        to_idx=np.array([0, 1, 0, 1, 0, 1], dtype=np.int32),
+        share=np.array([0.97, 0.02, 0.5, 0.42, 0.3, 0.2]),
+        n_from=3,
+        n_to=2,
+        weights="area",
+    )
+    out = nested(cw)
+    got = {
+        (int(f), int(t)): round(float(s), 6) for f, t, s in zip(out.from_idx, out.to_idx, out.share, strict=False)
+    }
+    # 0 nests (97%) wholly in target 0; 1 is split but 92% covered: rescaled; 2 is half outside: kept.
+    assert got == {
+        (0, 0): 1.0,
+        (1, 0): round(0.5 / 0.92, 6),
+        (1, 1): round(0.42 / 0.92, 6),
+        (2, 0): 0.3,
+        (2, 1): 0.2,
+    }
