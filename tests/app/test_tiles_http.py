@@ -1,0 +1,157 @@
+"""Served tiles: decoded MVT content, PNG colours, TileJSON, legends, ETags that follow the data."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import mapbox_vector_tile
+import numpy as np
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.atlas import Atlas
+from geo.projection import pyproj_reference
+
+SURREY_Z12 = (12, 2045, 1367)
+PARAMS = {"dataset": "surrey", "by": "wards:2019"}
+
+
+@pytest.fixture()
+def loaded(atlas: Atlas, shared_data: Path) -> Atlas:
+    atlas.ingest([shared_data / "crime" / "surrey" / "2022-03-surrey-street.csv"], "surrey")
+    return atlas
+
+
+def tile_bounds_lonlat(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Slippy-map tile bounds (west, south, east, north) in degrees, from the OSM formula."""
+    n = 2**z
+
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
+
+
+def wards_in_tile(atlas: Atlas, shared_data: Path) -> set[str]:
+    """Independent: wards (BNG) converted with PROJ+OSTN15 whose shape meets the tile."""
+    v = atlas.areas.resolve("wards:2019")
+    layer = atlas.areas.layer(v.id)
+    to_ll = pyproj_reference(shared_data / "proj" / "uk_os_OSTN15_NTv2_OSGBtoETRS.tif")
+
+    def convert(c: np.ndarray) -> np.ndarray:
+        lon, lat = to_ll.transform(c[:, 0], c[:, 1], direction="INVERSE")
+        return np.column_stack([lon, lat])
+
+    ll = shapely.transform(layer.geometries, convert)
+    box = shapely.box(*tile_bounds_lonlat(*SURREY_Z12))
+    return {str(c) for c, g in zip(layer.codes, ll, strict=True) if g.intersects(box)}
+
+
+def test_mvt_tile_has_the_right_features_and_values(
+    client: TestClient, loaded: Atlas, shared_data: Path
+) -> None:
+    z, x, y = SURREY_Z12
+    resp = client.get(f"/api/v1/tiles/counts/{z}/{x}/{y}.mvt", params=PARAMS)
+    assert (
+        resp.status_code == 200
+        and resp.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    )
+    tile = mapbox_vector_tile.decode(resp.content)
+    feats = tile["counts"]["features"]
+    got = {f["properties"]["code"]: f["properties"] for f in feats}
+    assert set(got) == wards_in_tile(loaded, shared_data)
+    counts = {r["area_code"]: r for r in client.get("/api/v1/counts", params=PARAMS).json()["rows"]}
+    for code, props in got.items():
+        if counts[code]["count"] is None:  # suppressed in the public view: no value in the tile
+            assert "count" not in props and props["label"] == "suppressed"
+        else:
+            assert props["count"] == counts[code]["count"] == props["value"]
+    assert tile["counts"]["extent"] == 4096
+
+
+def test_png_tile_is_a_choropleth_in_the_legend_colours(client: TestClient, loaded: Atlas) -> None:
+    z, x, y = SURREY_Z12
+    legend = client.get("/api/v1/tiles/counts/legend.json", params=PARAMS).json()
+    palette = {
+        tuple(int(i["colour"][k : k + 2], 16) for k in (1, 3, 5))
+        for i in legend["items"]
+        if len(i["colour"]) == 7
+    }
+    img = np.asarray(
+        Image.open(
+            io.BytesIO(client.get(f"/api/v1/tiles/counts/{z}/{x}/{y}.png", params=PARAMS).content)
+        ).convert("RGBA")
+    )
+    assert img.shape == (256, 256, 4)
+    opaque = img[..., 3] > 150
+    colours = {tuple(c) for c in img[opaque][:, :3].tolist()}
+    assert len(colours & palette) >= 2  # several classes drawn with exactly the legend's colours
+    hi = np.asarray(
+        Image.open(
+            io.BytesIO(
+                client.get(f"/api/v1/tiles/counts/{z}/{x}/{y}@2x.png", params=PARAMS).content
+            )
+        )
+    )
+    assert hi.shape[:2] == (512, 512)
+
+
+def test_tilejson_carries_the_query(client: TestClient, loaded: Atlas) -> None:
+    tj = client.get(
+        "/api/v1/tiles/counts/tilejson.json",
+        params={**PARAMS, "from": "2022-03", "category": "Burglary"},
+    ).json()
+    assert tj["tilejson"] == "3.0.0"
+    assert "from=2022-03" in tj["tiles"][0] and "category=Burglary" in tj["tiles"][0]
+    west, south, east, north = tj["bounds"]
+    assert -0.9 < west < east < 0.1 and 51.0 < south < north < 51.5
+    assert tj["vector_layers"][0]["id"] == "counts"
+
+
+def test_etag_304_and_a_new_batch_changes_tile_and_etag(
+    client: TestClient, loaded: Atlas, shared_data: Path
+) -> None:
+    z, x, y = SURREY_Z12
+    url = f"/api/v1/tiles/counts/{z}/{x}/{y}.mvt"
+    first = client.get(url, params=PARAMS)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"].endswith("no-cache")
+    assert client.get(url, params=PARAMS, headers={"If-None-Match": etag}).status_code == 304
+    loaded.ingest([shared_data / "crime" / "surrey" / "2022-04-surrey-street.csv"], "surrey")
+    second = client.get(url, params=PARAMS, headers={"If-None-Match": etag})
+    assert second.status_code == 200 and second.headers["etag"] != etag
+    assert second.content != first.content
+    before = {
+        f["properties"]["code"]: f["properties"].get("count")
+        for f in mapbox_vector_tile.decode(first.content)["counts"]["features"]
+    }
+    after = {
+        f["properties"]["code"]: f["properties"].get("count")
+        for f in mapbox_vector_tile.decode(second.content)["counts"]["features"]
+    }
+    assert any((after[c] or 0) > (before[c] or 0) for c in before)
+
+
+def test_hotspot_and_rates_layers_and_bad_tiles(client: TestClient, loaded: Atlas) -> None:
+    z, x, y = SURREY_Z12
+    hs = client.get(
+        f"/api/v1/tiles/hotspots/{z}/{x}/{y}.mvt", params={"dataset": "surrey", "grid": 500}
+    )
+    feats = mapbox_vector_tile.decode(hs.content)["hotspots"]["features"]
+    assert feats and all(-3 <= f["properties"]["hotspot_bin"] <= 3 for f in feats)
+    rates = client.get("/api/v1/tiles/rates/legend.json", params=PARAMS).json()
+    assert rates["title"].startswith("Incidents per 1,000")
+    for bad in (
+        "/api/v1/tiles/counts/40/0/0.mvt",
+        "/api/v1/tiles/counts/3/9/9.mvt",
+        "/api/v1/tiles/counts/3/1/1.gif",
+    ):
+        r = client.get(bad, params=PARAMS)
+        assert r.status_code == 400 and r.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+    assert client.get("/api/v1/tiles/nope/1/1/1.mvt", params=PARAMS).status_code == 400
