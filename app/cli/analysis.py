@@ -147,7 +147,7 @@ def register(cli: typer.Typer) -> None:
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Getis-Ord Gi* hotspots with false-discovery control (GeoJSON in EPSG:27700, or CSV)."""
+        """Hotspots: Gi* with FDR (default), kde, local_moran or emerging (GeoJSON EPSG:27700/CSV)."""
         with failures():
             if fmt not in ("geojson", "csv"):
                 raise CliFailure("--format must be geojson or csv")

@@ -42,7 +42,6 @@ cli.add_typer(admin.partners_cli, name="partners")
 cli.add_typer(admin.tokens_cli, name="tokens")
 cli.add_typer(admin.datasets_cli, name="datasets")
 cli.add_typer(embeds.cli, name="embeds")
-analysis.register(cli)
 
 
 @cli.command()
@@ -263,6 +262,10 @@ def serve(
             f"Community Safety Atlas on http://{host}:{port}  (map: /map, API docs: /docs)"
         )
         uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+# Registered last so `atlas --help` lists set-up and loading first, then analysis.
+analysis.register(cli)
 
 
 def main() -> None:
