@@ -147,7 +147,7 @@ def register(cli: typer.Typer) -> None:
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Hotspots: Gi* with FDR (default), kde, local_moran or emerging (GeoJSON EPSG:27700/CSV)."""
+        """Hotspots: Gi* with FDR (default), kde, local_moran or emerging; GeoJSON or CSV."""
         with failures():
             if fmt not in ("geojson", "csv"):
                 raise CliFailure("--format must be geojson or csv")
