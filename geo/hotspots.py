@@ -11,17 +11,9 @@ standard deviation of all ``n`` values; for binary weights this is exactly esda'
 constant to every value leaves it unchanged. Where it is undefined (all values equal, or a feature
 whose neighbourhood is every feature) it is defined as 0 (not significant).
 
-Permutation inference is esda's conditional randomisation: for each permutation, a feature keeps
-its own value and draws its neighbours' values without replacement from the *other* features;
-one set of ``permutations x max_cardinality`` draws is shared by all features, as in
-``esda.crand``. The pseudo p-value is esda's folded (``alternative="directed"``) one::
-
-    larger = #(simulated >= observed); larger = min(larger, permutations - larger)
-    p_sim = (larger + 1) / (permutations + 1)
-
-so it lies in ``[1/(permutations+1), ~0.5]`` and is uniform on that range under the null. Where
-randomisation cannot move the statistic (all values equal, or a feature without neighbours),
-``p_sim`` is defined as 1 (esda gives NaN or 1/(permutations+1) there).
+Permutation inference (``p_sim``, with ``permutations > 0``) is esda's conditional randomisation
+with its folded pseudo p-value, run by :mod:`geo.randomisation` (whose notes define it); features
+whose statistic randomisation cannot move get ``p_sim = 1``.
 """
 
 from __future__ import annotations
@@ -35,13 +27,20 @@ from scipy.special import ndtr
 
 from geo.errors import InvalidInput
 from geo.grid import CellGrid
+from geo.randomisation import folded_p_sim, padded_weights, permuted_ids
+
+__all__ = [
+    "HotspotResult",
+    "LocalMoranResult",
+    "benjamini_hochberg",
+    "gi_star",
+    "gi_star_grid",
+    "hotspot_bins",
+    "local_moran",
+    "permuted_ids",
+]
 
 FloatArray = NDArray[np.float64]
-
-#: Simulated values held in memory at once by the permutation engine (x8 bytes, x2 arrays).
-_CHUNK_ELEMENTS = 1 << 22
-#: Above this cardinality, draws use a full random sort instead of Floyd's algorithm.
-_FLOYD_MAX_K = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,9 +129,11 @@ def gi_star(
         off = w.tolil()
         off.setdiag(0)
         # G* = lag / sum(x): comparing lags is the same test for a positive total, and needs none
-        wpad = _padded(off.tocsr())
+        wpad = padded_weights(off.tocsr())
         p_sim = (
-            np.ones(x.size) if constant else _p_sim(x, wpad, self_w * x, w @ x, permutations, seed)
+            np.ones(x.size)
+            if constant
+            else folded_p_sim(x, wpad, self_w * x, w @ x, permutations, seed)
         )
     return _gi_result(x, z, p_sim, {"weights": "given", "permutations": permutations, "seed": seed})
 
@@ -175,7 +176,7 @@ def gi_star_grid(grid: CellGrid, permutations: int = 0, seed: int | None = None)
         card = (w_sum - 1).astype(np.int64)
         wpad = (np.arange(int(card.max()))[None, :] < card[:, None]).astype(np.float64)
         lag = _box3(x_full)[mask]
-        p_sim = np.ones(x.size) if constant else _p_sim(x, wpad, x, lag, permutations, seed)
+        p_sim = np.ones(x.size) if constant else folded_p_sim(x, wpad, x, lag, permutations, seed)
     params: dict[str, object] = {
         "weights": "queen contiguity, binary, self included",
         "cell_m": grid.cell_m,
@@ -263,8 +264,8 @@ def local_moran(
     if _check_permutations(permutations):
         p_sim = np.ones(n)
         if not constant:
-            wpad, scaling = _padded(wr.copy()), (n - 1) / den
-            p_sim = _p_sim(z, wpad, np.zeros(n), local_i, permutations, seed, z, scaling)
+            wpad, scaling = padded_weights(wr.copy()), (n - 1) / den
+            p_sim = folded_p_sim(z, wpad, np.zeros(n), local_i, permutations, seed, z, scaling)
     quadrant = np.where(z > 0, np.where(lag > 0, 1, 4), np.where(lag > 0, 2, 3)).astype(np.int8)
     p = 2.0 * ndtr(-np.abs(z_i))
     return LocalMoranResult(
@@ -353,101 +354,6 @@ def _box3(a: FloatArray) -> FloatArray:
         for dx in range(3):
             out += padded[dy : dy + ny, dx : dx + nx]
     return out
-
-
-def _padded(off: scipy.sparse.csr_matrix) -> FloatArray:
-    """Off-diagonal weights row by row, left-aligned in a ``[n, max_cardinality]`` array."""
-    off.eliminate_zeros()
-    off.sort_indices()
-    card = np.diff(off.indptr)
-    wpad = np.zeros((card.size, int(card.max(initial=0))), dtype=np.float64)
-    wpad[np.arange(wpad.shape[1])[None, :] < card[:, None]] = off.data
-    return wpad
-
-
-def _p_sim(
-    v: FloatArray,
-    wpad: FloatArray,
-    self_term: FloatArray,
-    observed: FloatArray,
-    permutations: int,
-    seed: int | None,
-    multiplier: FloatArray | None = None,
-    scaling: float = 1.0,
-) -> FloatArray:
-    """Folded pseudo p-values from seeded conditional randomisation (see the module notes).
-
-    A feature without neighbours has nothing to randomise (every draw equals the observed value),
-    so its p_sim is 1 rather than the 1/(permutations+1) that folding the ties would give.
-    """
-    rng = np.random.default_rng(seed)
-    ids = permuted_ids(v.size - 1, wpad.shape[1], permutations, rng)
-    larger = _count_larger(v, wpad, self_term, observed, ids, multiplier, scaling)
-    folded = np.minimum(larger, permutations - larger)
-    p_sim = (folded + 1.0) / (permutations + 1.0)
-    p_sim[~wpad.any(axis=1)] = 1.0
-    return p_sim
-
-
-def permuted_ids(
-    n_pool: int, k: int, permutations: int, rng: np.random.Generator
-) -> NDArray[np.int64]:
-    """``[permutations, k]`` draws without replacement from ``range(n_pool)``, random order.
-
-    Every prefix of a row is a uniformly random subset, so features with fewer than ``k``
-    neighbours use the first columns (esda's ``vec_permutations`` contract).
-
-    Raises
-    ------
-    InvalidInput
-        ``k > n_pool``.
-    """
-    if k > n_pool:
-        raise InvalidInput(f"cannot draw {k} distinct neighbours from {n_pool} other features")
-    if k <= _FLOYD_MAX_K:
-        out = np.empty((permutations, k), dtype=np.int64)
-        # Floyd's algorithm, vectorised over permutations: uniform k-subsets in O(k^2) per row.
-        for c, top in enumerate(range(n_pool - k, n_pool)):
-            t = rng.integers(0, top + 1, size=permutations)
-            seen = (out[:, :c] == t[:, None]).any(axis=1)
-            out[:, c] = np.where(seen, top, t)
-        order = np.argsort(rng.random((permutations, k)), axis=1)
-        return np.take_along_axis(out, order, axis=1)
-    rows = max(1, _CHUNK_ELEMENTS // n_pool)
-    parts = [
-        np.argsort(rng.random((min(rows, permutations - s), n_pool)), axis=1)[:, :k]
-        for s in range(0, permutations, rows)
-    ]
-    return np.concatenate(parts).astype(np.int64)
-
-
-def _count_larger(
-    v: FloatArray,
-    wpad: FloatArray,
-    self_term: FloatArray,
-    observed: FloatArray,
-    ids: NDArray[np.int64],
-    multiplier: FloatArray | None = None,
-    scaling: float = 1.0,
-) -> NDArray[np.int64]:
-    """Per feature, how many simulated statistics are >= the observed one.
-
-    Simulated statistic of feature ``i`` in permutation ``p``: ``lag = self_term[i] + sum_c
-    wpad[i, c] * v_without_i[ids[p, c]]``, times ``multiplier[i] * scaling`` when given (local
-    Moran). ``v_without_i[t]`` is ``v[t + (t >= i)]``: the draw skips feature ``i`` itself.
-    Features are processed in chunks to bound memory.
-    """
-    n = v.size
-    perms, k = ids.shape
-    larger = np.empty(n, dtype=np.int64)
-    step = max(1, _CHUNK_ELEMENTS // max(perms * k, 1))
-    for start in range(0, n, step):
-        rows = np.arange(start, min(n, start + step))
-        drawn = ids[None, :, :] + (ids[None, :, :] >= rows[:, None, None])
-        lag = np.einsum("rpk,rk->rp", v[drawn], wpad[rows]) + self_term[rows, None]
-        stat = lag if multiplier is None else multiplier[rows, None] * lag * scaling
-        larger[rows] = np.count_nonzero(stat >= observed[rows, None], axis=1)
-    return larger
 
 
 def _moran_z(local_i: FloatArray, z: FloatArray, wr: scipy.sparse.csr_matrix) -> FloatArray:

@@ -11,11 +11,15 @@ vectorised varint encodings and scatters, without loops over features or vertice
 
 A layer without features in the tile is left out (the spec wants at least one feature per layer);
 a tile without any feature is ``b""``, the valid encoding of a Tile with no layers.
+
+Layout: this module holds the public API, the tile/layer/feature messages and the properties
+table; the geometry command streams are :mod:`geo.tiles.mvt_geometry` and the protobuf writer
+:mod:`geo.tiles.protobuf`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,21 +27,19 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InvalidInput
+from geo.tiles import protobuf as pb
+from geo.tiles.mvt_geometry import Grid, geometry_stream
+from geo.tiles.protobuf import I64, U8, U64
 from geo.tiles.webmercator import (
     ABSOLUTE_MAX_ZOOM,
     buffered_tile_bounds,
     in_bounds,
-    polygon_rings,
     to_tile_grid,
     validate_tile,
 )
 
-U64 = NDArray[np.uint64]
-I64 = NDArray[np.int64]
-U8 = NDArray[np.uint8]
-Grid = Callable[[NDArray[np.float64]], tuple[I64, I64]]
+__all__ = ["VectorLayer", "encode_tile"]
 
-_MOVE_TO, _LINE_TO, _CLOSE_PATH = 1, 2, 7
 # Protobuf keys, (field number << 3) | wire type, of vector_tile.proto 2.1.
 _TILE_LAYERS, _LAYER_NAME, _LAYER_FEATURE, _LAYER_KEY, _LAYER_VALUE = 26, 10, 18, 26, 34
 _LAYER_EXTENT, _LAYER_VERSION = 40, 120
@@ -130,7 +132,7 @@ def encode_tile(
         return np.rint(column).astype(np.int64), np.rint(row).astype(np.int64)
 
     encoded = (_encode_layer(layer, grid, clip_box, extent) for layer in layers)
-    return b"".join(_field(_TILE_LAYERS, body) for body in encoded if body)
+    return b"".join(pb.field(_TILE_LAYERS, body) for body in encoded if body)
 
 
 def _encode_layer(
@@ -139,7 +141,7 @@ def _encode_layer(
     rows = in_bounds(layer.geometries, clip_box)
     dims = shapely.get_dimensions(layer.geometries[rows]).astype(np.int64)
     clipped = shapely.clip_by_rect(layer.geometries[rows], *clip_box)
-    geometry, geometry_counts = _geometry_stream(clipped, dims, grid)
+    geometry, geometry_counts = geometry_stream(clipped, dims, grid)
     kept = geometry_counts > 0
     if not kept.any():
         return b""
@@ -151,212 +153,15 @@ def _encode_layer(
         (tags, tag_counts),
         None if layer.ids is None else layer.ids[rows[kept]],
     )
-    keys = b"".join(_field(_LAYER_KEY, key.encode()) for key in layer.properties)
-    tail = _scalars(_LAYER_EXTENT, extent, _LAYER_VERSION, 2)
+    keys = b"".join(pb.field(_LAYER_KEY, key.encode()) for key in layer.properties)
+    tail = pb.scalars(_LAYER_EXTENT, extent, _LAYER_VERSION, 2)
     return (
-        _field(_LAYER_NAME, layer.name.encode())
+        pb.field(_LAYER_NAME, layer.name.encode())
         + features.tobytes()
         + keys
         + values.tobytes()
         + tail
     )
-
-
-# --- geometry ---------------------------------------------------------------------------------
-
-
-def _geometry_stream(clipped: np.ndarray, dims: I64, grid: Grid) -> tuple[U64, I64]:
-    """Command integers of every feature, in feature order, and how many belong to each."""
-    segments = []
-    for dim, encoder in enumerate((_point_commands, _line_commands, _polygon_commands)):
-        index = np.flatnonzero(dims == dim)
-        if index.size == clipped.size:
-            return encoder(clipped, grid)
-        if index.size:
-            values, counts = encoder(clipped[index], grid)
-            segments.append((values, np.bincount(index, weights=counts, minlength=dims.size)))
-    return _interleave(segments) if segments else (np.zeros(0, np.uint64), np.zeros(0, np.int64))
-
-
-def _parts(geoms: np.ndarray, type_ids: tuple[int, ...]) -> tuple[np.ndarray, I64]:
-    """Non-empty parts of the wanted shapely types (clipping can mix in other types)."""
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    wanted = np.isin(shapely.get_type_id(parts), type_ids) & ~shapely.is_empty(parts)
-    return parts[wanted], owner[wanted]
-
-
-def _point_commands(geoms: np.ndarray, grid: Grid) -> tuple[U64, I64]:
-    parts, owner = _parts(geoms, (0,))
-    x, y = grid(shapely.get_coordinates(parts))
-    new_feature = _starts(owner)
-    slots = 2 + new_feature.astype(np.int64)
-    at = np.cumsum(slots) - slots
-    out = np.zeros(int(slots.sum()), dtype=np.uint64)
-    out[at[new_feature]] = _command(_MOVE_TO, np.bincount(owner)[owner[new_feature]])
-    _put_deltas(out, at + new_feature, x, y, new_feature)
-    return out, np.bincount(owner, weights=slots, minlength=geoms.size).astype(np.int64)
-
-
-def _line_commands(geoms: np.ndarray, grid: Grid) -> tuple[U64, I64]:
-    parts, owner = _parts(geoms, (1, 2))
-    coords, path = shapely.get_coordinates(parts, return_index=True)
-    x, y, path = _clean(*grid(coords), path, closed=False)
-    keep = np.bincount(path, minlength=parts.size)[path] >= 2
-    x, y, path = x[keep], y[keep], path[keep]
-    return _path_commands(x, y, path, owner[path], geoms.size, close=False)
-
-
-def _polygon_commands(geoms: np.ndarray, grid: Grid) -> tuple[U64, I64]:
-    coords, ring, ring_part, owner = polygon_rings(geoms)
-    exterior = _starts(ring_part)
-    x, y, ring = _clean(*grid(coords), ring, closed=True)
-    area2 = _shoelace(x, y, ring, ring_part.size)
-    good = (np.bincount(ring, minlength=ring_part.size) >= 3) & (area2 != 0)
-    part_ok = np.zeros(owner.size, dtype=bool)
-    part_ok[ring_part[exterior]] = good[exterior]  # holes go with a collapsed exterior
-    good &= part_ok[ring_part]
-    order = _reverse_where(ring, good & ((area2 > 0) != exterior))
-    keep = order[good[ring]]
-    x, y, ring = x[keep], y[keep], ring[keep]
-    return _path_commands(x, y, ring, owner[ring_part[ring]], geoms.size, close=True)
-
-
-def _starts(group: I64) -> NDArray[np.bool_]:
-    """True where a run of equal group numbers begins."""
-    return np.concatenate([[True], group[1:] != group[:-1]]) if group.size else group.astype(bool)
-
-
-def _ends(group: I64) -> NDArray[np.bool_]:
-    """True where a run of equal group numbers ends."""
-    return _starts(group[::-1])[::-1]
-
-
-def _clean(x: I64, y: I64, path: I64, *, closed: bool) -> tuple[I64, I64, I64]:
-    """Drop repeated vertices; for rings also the closing vertex and a final return to the start."""
-    if closed:
-        keep = ~_ends(path)
-        x, y, path = x[keep], y[keep], path[keep]
-    same = (x[1:] == x[:-1]) & (y[1:] == y[:-1]) & (path[1:] == path[:-1])
-    keep = np.concatenate([[True], ~same]) if x.size else x.astype(bool)
-    x, y, path = x[keep], y[keep], path[keep]
-    if closed and x.size:
-        starts = np.flatnonzero(_starts(path))
-        first = np.repeat(starts, np.diff(np.append(starts, path.size)))
-        keep = ~(_ends(path) & (x == x[first]) & (y == y[first]))
-        x, y, path = x[keep], y[keep], path[keep]
-    return x, y, path
-
-
-def _shoelace(x: I64, y: I64, ring: I64, n_rings: int) -> I64:
-    """Twice the signed area of each ring (tile coordinates, y down: clockwise is positive)."""
-    following = np.arange(1, x.size + 1)
-    following[_ends(ring)] = np.flatnonzero(_starts(ring))
-    cross = x * y[following] - x[following] * y
-    return np.bincount(ring, weights=cross, minlength=n_rings).astype(np.int64)
-
-
-def _reverse_where(ring: I64, flip: NDArray[np.bool_]) -> I64:
-    """Gather order that reverses the vertices of the rings marked in ``flip``."""
-    order = np.arange(ring.size)
-    first, last = np.flatnonzero(_starts(ring)), np.flatnonzero(_ends(ring))
-    mirror = np.repeat(first + last, last - first + 1) - order
-    flipped = flip[ring]
-    order[flipped] = mirror[flipped]
-    return order
-
-
-def _command(command_id: int, count: I64 | int) -> U64:
-    return np.asarray((np.asarray(count, dtype=np.int64) << 3) | command_id, dtype=np.uint64)
-
-
-def _zigzag(value: I64) -> U64:
-    return ((value << 1) ^ (value >> 63)).astype(np.uint64)
-
-
-def _put_deltas(out: U64, at: I64, x: I64, y: I64, new_feature: NDArray[np.bool_]) -> None:
-    # The cursor starts at (0, 0) for every feature and carries over between its parts.
-    dx, dy = np.diff(x, prepend=0), np.diff(y, prepend=0)
-    dx[new_feature], dy[new_feature] = x[new_feature], y[new_feature]
-    out[at], out[at + 1] = _zigzag(dx), _zigzag(dy)
-
-
-def _path_commands(
-    x: I64, y: I64, path: I64, owner: I64, n_features: int, *, close: bool
-) -> tuple[U64, I64]:
-    """MoveTo(1), LineTo(n-1) [, ClosePath] for each path, grouped by owning feature."""
-    first, last = _starts(path), _ends(path)
-    second = np.concatenate([[False], first[:-1]]) if first.size else first
-    slots = 2 + first.astype(np.int64) + second + (last & close)
-    at = np.cumsum(slots) - slots
-    out = np.zeros(int(slots.sum()), dtype=np.uint64)
-    out[at[first]] = _command(_MOVE_TO, 1)
-    at = at + first
-    out[at[second]] = _command(_LINE_TO, np.flatnonzero(last) - np.flatnonzero(first))
-    at = at + second
-    _put_deltas(out, at, x, y, _starts(owner))
-    if close:
-        out[at[last] + 2] = _command(_CLOSE_PATH, 1)
-    return out, np.bincount(owner, weights=slots, minlength=n_features).astype(np.int64)
-
-
-# --- protobuf ---------------------------------------------------------------------------------
-
-
-def _interleave(segments: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, I64]:
-    """Concatenate per-item runs of several segments: item 0 of each segment, then item 1, ...
-
-    Each segment is ``(flat values ordered by item, count per item)``; one scatter places them.
-    """
-    counts = np.stack([np.asarray(c, dtype=np.int64) for _, c in segments])
-    by_segment, by_item = counts.ravel(), counts.T.ravel()
-    target = (np.cumsum(by_item) - by_item).reshape(counts.shape[1], -1).T.ravel()
-    source = np.cumsum(by_segment) - by_segment
-    values = np.concatenate([v for v, _ in segments])
-    out = np.empty_like(values)
-    out[np.repeat(target - source, by_segment) + np.arange(values.size)] = values
-    return out, counts.sum(axis=0)
-
-
-_VARINT_LIMITS = np.uint64(1) << np.arange(7, 64, 7, dtype=np.uint64)
-
-
-def _varints(values: U64) -> tuple[U8, I64]:
-    """Protobuf base-128 varints of ``values``, concatenated, and each one's byte size."""
-    values = np.asarray(values, dtype=np.uint64)
-    sizes = _varint_sizes(values)
-    column = np.arange(int(sizes.max()) if values.size else 1)
-    groups = (values[:, None] >> (column * 7).astype(np.uint64)) & np.uint64(0x7F)
-    groups |= np.where(column < sizes[:, None] - 1, 0x80, 0).astype(np.uint64)
-    return groups[column < sizes[:, None]].astype(np.uint8), sizes
-
-
-def _varint_sizes(values: U64) -> I64:
-    return np.searchsorted(_VARINT_LIMITS, values, side="right").astype(np.int64) + 1
-
-
-def _scalars(*values: int) -> bytes:
-    """Varints of a few Python ints (per-layer scalars: numpy would only add overhead)."""
-    out = bytearray()
-    for value in values:
-        rest = value
-        while rest >= 0x80:
-            out.append(rest & 0x7F | 0x80)
-            rest >>= 7
-        out.append(rest)
-    return bytes(out)
-
-
-def _field(key: int, payload: bytes) -> bytes:
-    return _scalars(key, len(payload)) + payload
-
-
-def _prefixed(key: int, payload: U8, sizes: I64) -> U8:
-    """Length-delimited fields ``key, len, payload`` for consecutive payloads of ``sizes`` bytes."""
-    header_bytes, header_sizes = _varints(
-        np.column_stack([np.full(sizes.size, key), sizes]).astype(np.uint64).ravel()
-    )
-    per_item = header_sizes.reshape(-1, 2).sum(axis=1)
-    return _interleave([(header_bytes, per_item), (payload, sizes)])[0]
 
 
 def _features(
@@ -366,15 +171,15 @@ def _features(
     n = geometry_counts.size
     item = np.arange(n)
     tag_values, tag_counts = tags
-    tag_bytes = np.bincount(np.repeat(item, tag_counts), _varint_sizes(tag_values), n)
-    geom_bytes = np.bincount(np.repeat(item, geometry_counts), _varint_sizes(geometry), n)
+    tag_bytes = np.bincount(np.repeat(item, tag_counts), pb.varint_sizes(tag_values), n)
+    geom_bytes = np.bincount(np.repeat(item, geometry_counts), pb.varint_sizes(geometry), n)
     has_tags = tag_counts > 0
     id_pairs = np.zeros((0, 2)) if ids is None else np.column_stack([np.full(n, _FEATURE_ID), ids])
     tag_head = np.column_stack([np.full(n, _FEATURE_TAGS), tag_bytes])[has_tags]
     type_head = np.column_stack(
         [np.full(n, _FEATURE_TYPE), geom_type, np.full(n, _FEATURE_GEOMETRY), geom_bytes]
     )
-    stream, per_feature = _interleave(
+    stream, per_feature = pb.interleave(
         [
             (id_pairs.astype(np.uint64).ravel(), np.full(n, 0 if ids is None else 2)),
             (tag_head.astype(np.uint64).ravel(), np.where(has_tags, 2, 0)),
@@ -383,8 +188,8 @@ def _features(
             (geometry, geometry_counts),
         ]
     )
-    encoded, sizes = _varints(stream)
-    return _prefixed(_LAYER_FEATURE, encoded, np.bincount(np.repeat(item, per_feature), sizes, n))
+    encoded, sizes = pb.varints(stream)
+    return pb.prefixed(_LAYER_FEATURE, encoded, np.bincount(np.repeat(item, per_feature), sizes, n))
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -418,7 +223,7 @@ def _properties(properties: dict[str, np.ndarray], rows: I64) -> tuple[U64, I64,
     order = np.lexsort((key_all, feature_all))
     tags = np.column_stack([key_all[order], value_all[order]]).astype(np.uint64).ravel()
     tag_counts = 2 * np.bincount(feature_all, minlength=rows.size).astype(np.int64)
-    return tags, tag_counts, _prefixed(_LAYER_VALUE, np.concatenate(inner), np.concatenate(sizes))
+    return tags, tag_counts, pb.prefixed(_LAYER_VALUE, np.concatenate(inner), np.concatenate(sizes))
 
 
 def _kind_of(value: object) -> int:
@@ -457,15 +262,15 @@ def _value_messages(kind: int, distinct: np.ndarray) -> tuple[U8, I64]:
         lengths = np.char.str_len(encoded).astype(np.int64)
         matrix = np.frombuffer(encoded.tobytes(), np.uint8).reshape(n, -1)
         text = matrix[np.arange(matrix.shape[1]) < lengths[:, None]]
-        inner = _prefixed(_VALUE_STRING, text, lengths)
-        return inner, lengths + 1 + _varint_sizes(lengths.astype(np.uint64))
+        inner = pb.prefixed(_VALUE_STRING, text, lengths)
+        return inner, lengths + 1 + pb.varint_sizes(lengths.astype(np.uint64))
     if kind == _FLOAT:
         raw = distinct.astype("<f8").view(np.uint8).reshape(n, 8)
         inner = np.column_stack([np.full(n, _VALUE_DOUBLE, dtype=np.uint8), raw]).ravel()
         return inner, np.full(n, 9, dtype=np.int64)
     numbers = distinct.astype(np.int64)
     payload = numbers.astype(np.uint64)
-    payload[numbers < 0] = _zigzag(numbers[numbers < 0])
+    payload[numbers < 0] = pb.zigzag(numbers[numbers < 0])
     field = np.where(numbers < 0, _VALUE_SINT, _VALUE_BOOL if kind == _BOOL else _VALUE_INT)
-    inner, pair_sizes = _varints(np.column_stack([field, payload]).astype(np.uint64).ravel())
+    inner, pair_sizes = pb.varints(np.column_stack([field, payload]).astype(np.uint64).ravel())
     return inner, pair_sizes.reshape(-1, 2).sum(axis=1)
