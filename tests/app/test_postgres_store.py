@@ -41,7 +41,10 @@ def test_init_ingest_count_on_postgresql(pg_url: str, shared_data: Path, tmp_pat
         table = atlas.counts(CountQuery("pg", "districts", rates=True))
         in_areas = sum(r["count"] for r in table["rows"])
         assert in_areas == table["meta"]["in_areas"]
-        assert in_areas + table["meta"]["outside"] + table["meta"]["unlocated"] == first.report["accepted"]
+        assert (
+            in_areas + table["meta"]["outside"] + table["meta"]["unlocated"]
+            == first.report["accepted"]
+        )
         assert all(r["population"] for r in table["rows"])
     finally:
         atlas.close()

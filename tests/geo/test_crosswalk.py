@@ -332,7 +332,8 @@ def test_nested_rules_on_hand_built_pieces() -> None:
     )
     out = nested(cw)
     got = {
-        (int(f), int(t)): round(float(s), 6) for f, t, s in zip(out.from_idx, out.to_idx, out.share, strict=False)
+        (int(f), int(t)): round(float(s), 6)
+        for f, t, s in zip(out.from_idx, out.to_idx, out.share, strict=False)
     }
     # 0 nests (97%) wholly in target 0; 1 is split but 92% covered: rescaled; 2 is half outside: kept.
     assert got == {
