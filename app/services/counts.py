@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from app.access.principal import Principal
-from app.errors import BadRequest
+from app.errors import BadRequest, Forbidden
 from app.services.areas import AreaCatalogue
 from app.services.denominators import Denominators
 from app.services.incidents import IncidentCache, IncidentFrame
@@ -75,6 +75,11 @@ def counts_table(
     if q.rates or q.smooth:
         _add_rates(rows, counts, denominators, version, first, last, meta)
     if q.smooth:
+        if principal.suppressed:
+            raise Forbidden(
+                "smoothed rates are for analysts: they are computed from the small counts that "
+                "public and partner views hide, and would give them back"
+            )
         _add_smoothed(rows, counts, areas, version, q.smooth, meta)
     if principal.suppressed:
         _suppress(rows, counts, meta, threshold)
@@ -204,7 +209,7 @@ def _suppress(
     for i in np.flatnonzero(hide).tolist():
         rows[i]["count"] = None
         rows[i]["suppressed"] = True
-        for f in ("rate_per_1000", "ci_low", "ci_high", "rate_smoothed_per_1000"):
+        for f in ("rate_per_1000", "ci_low", "ci_high", "rate_smoothed_per_1000", "unstable"):
             if f in rows[i]:
                 rows[i][f] = None
     safe = total_is_safe(counts, hide, threshold)

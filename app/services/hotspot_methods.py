@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 import shapely
+from scipy.spatial import cKDTree
 
 from app.errors import BadRequest
 from geo.aggregate import count_by_area, count_by_area_month, month_number
@@ -37,8 +38,18 @@ def kde_features(
     bandwidth_m: float,
     kernel: str,
     region: shapely.Geometry | None,
+    min_support: int = 0,
 ) -> tuple[np.ndarray, list[dict[str, Any]], list[str], dict[str, Any]]:
-    """Density per km² on the cells of the study region (cells with no density omitted)."""
+    """Density per km² on the cells of the study region (cells with no density omitted).
+
+    With ``min_support`` (public and partner views) a cell is published only when at least that
+    many incidents lie within the kernel's reach of it: an isolated bump integrates to its
+    incident count, so a surface shown everywhere would publish small counts with a location.
+    """
+    if bandwidth_m < cell_m:
+        raise BadRequest(
+            f"bandwidth ({bandwidth_m:g} m) must be at least the cell size ({cell_m:g} m)"
+        )
     grid = grid_counts(easting, northing, cell_m, region=region)
     extent = (
         grid.i0 * cell_m,
@@ -49,6 +60,11 @@ def kde_features(
     surface = kde_grid(easting, northing, cell_m, bandwidth_m, kernel, extent=extent)  # type: ignore[arg-type]
     density = surface.density_per_km2[grid.mask]
     keep = density > 1e-9
+    if min_support > 0:
+        reach_m = bandwidth_m if kernel == "quartic" else 2.0 * bandwidth_m
+        bounds = grid.cell_bounds()
+        centres = np.column_stack([bounds[:, 0] + bounds[:, 2], bounds[:, 1] + bounds[:, 3]]) / 2
+        keep &= _support_counts(easting, northing, centres, reach_m) >= min_support
     geoms = cell_boxes(grid)[keep]
     ids = [c for c, k in zip(cell_ids(grid), keep.tolist(), strict=True) if k]
     props = [{"density_per_km2": round(float(d), 4)} for d in density[keep].tolist()]
@@ -60,7 +76,22 @@ def kde_features(
         "n_features": len(props),
         "cells_in_region": int(grid.mask.sum()),
     }
+    if min_support > 0:
+        meta["suppression"] = {
+            "rule": f"cells with fewer than {min_support} incidents within the kernel's reach"
+            " are not published",
+        }
     return geoms, props, ids, meta
+
+
+def _support_counts(
+    easting: np.ndarray, northing: np.ndarray, centres: np.ndarray, reach_m: float
+) -> np.ndarray:
+    """Incidents within ``reach_m`` of each cell centre, by exact distance (KD-tree)."""
+    if len(easting) == 0:
+        return np.zeros(len(centres))
+    tree = cKDTree(np.column_stack([easting, northing]))
+    return np.asarray(tree.query_ball_point(centres, reach_m, return_length=True), dtype=np.float64)
 
 
 def local_moran_features(

@@ -35,7 +35,7 @@ from app.services.hotspot_methods import (
 from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import DatasetRecord
 from geo.aggregate import count_by_area
-from geo.disclosure import suppression_mask
+from geo.disclosure import suppression_mask, total_is_safe
 from geo.grid import grid_counts
 from geo.hotspots import HotspotResult, gi_star, gi_star_grid
 
@@ -133,7 +133,7 @@ class Hotspots:
     ) -> HotspotOutput:
         mask = frame.select(q.first, q.last, q.category)
         if q.method == "kde":
-            out = self._kde(frame, mask, q)
+            out = self._kde(frame, mask, q, self.threshold if principal.suppressed else 0)
         elif q.method == "local_moran":
             out = self._moran(frame, mask, q)
         elif q.method == "emerging":
@@ -150,13 +150,21 @@ class Hotspots:
         p = self.areas.partnership()
         return (p.outline, p.version.selector) if p is not None else (None, "the data extent")
 
-    def _kde(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
+    def _kde(
+        self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery, min_support: int
+    ) -> HotspotOutput:
         assert q.grid_m is not None
         use = mask & frame.located
         region, name = self._region()
         bandwidth = q.bandwidth_m or 3.0 * q.grid_m
         geoms, props, ids, extra = kde_features(
-            frame.easting[use], frame.northing[use], q.grid_m, bandwidth, q.kernel, region
+            frame.easting[use],
+            frame.northing[use],
+            q.grid_m,
+            bandwidth,
+            q.kernel,
+            region,
+            min_support,
         )
         meta = _base_meta(frame, mask, q, f"grid {q.grid_m:g} m cells intersecting {name}")
         meta.update(extra)
@@ -320,19 +328,39 @@ def _meta(
     return meta
 
 
+#: Per-feature statistics that are exact functions of the counts (linear, or monotone in such a
+#: statistic): published for every feature they let hidden counts be solved back, so public and
+#: partner views get the bins, clusters and categories only.
+EXACT_STATISTICS = ("gi_z", "p_value", "q_value", "p_sim", "local_i", "z", "trend_z", "trend_p")
+
+
 def _suppress(out: HotspotOutput, threshold: int) -> None:
-    if not out.properties or "count" not in out.properties[0]:
-        return  # densities are smoothed over the bandwidth; no cell count is published
-    counts = np.array([p["count"] for p in out.properties], dtype=np.int64)
+    if out.meta.get("method") == "kde":
+        return  # cells without enough incidents within reach were left out when computed
+    for p in out.properties:
+        for key in EXACT_STATISTICS:
+            p.pop(key, None)
+    counts = np.array([p.get("count", 0) for p in out.properties], dtype=np.int64)
     hide = suppression_mask(counts, threshold)
     for i in np.flatnonzero(hide).tolist():
         out.properties[i]["count"] = None
-    for i in np.flatnonzero(hide).tolist():
-        for derived in ("rate_per_1000", "local_i", "z"):
-            if derived in out.properties[i]:
-                out.properties[i][derived] = None
-    for p in out.properties:
-        # Full-precision z-scores of every cell would let the counts be solved back.
-        if "gi_z" in p:
-            p["gi_z"] = round(p["gi_z"], 2)
-    out.meta["suppression"] = {"threshold": threshold, "cells_hidden": int(hide.sum())}
+        if "rate_per_1000" in out.properties[i]:
+            out.properties[i]["rate_per_1000"] = None
+    _suppress_totals(out.meta, counts, hide, threshold)
+    out.meta["suppression"] = {
+        "threshold": threshold,
+        "cells_hidden": int(hide.sum()),
+        "rule": f"counts 1-{threshold - 1} hidden with secondary cells; z-scores and p/q values"
+        " are not published (they would give hidden counts back): bins and categories are",
+    }
+
+
+def _suppress_totals(
+    meta: dict[str, Any], counts: np.ndarray, hide: np.ndarray, threshold: int
+) -> None:
+    """Totals in the metadata follow the same rule as the cells."""
+    if not total_is_safe(counts, hide, threshold):
+        meta["in_analysis"] = meta["incidents"] = None
+    small = [k for k in ("unlocated",) if meta.get(k) and 0 < meta[k] < threshold]
+    if small:
+        meta["unlocated"] = meta["incidents"] = None

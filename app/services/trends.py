@@ -288,9 +288,24 @@ class Trends:
             if earlier:
                 s["expected"], s["flag"] = None, 0
         for key in ("vs_previous", "vs_last_year"):
-            if out.get(key):
-                rows = [out[key]]
-                suppress_change(rows, self.threshold)
+            if not out.get(key):
+                continue
+            if hidden_months:
+                # Period totals beside a series with hidden months give those months back by
+                # subtraction (a 2-month period minus its visible month): only the label stays.
+                for field in (
+                    "current",
+                    "previous",
+                    "pct_change",
+                    "ratio",
+                    "ratio_ci_low",
+                    "ratio_ci_high",
+                    "p_value",
+                ):
+                    out[key][field] = None
+                out[key]["suppressed"] = True
+            else:
+                suppress_change([out[key]], self.threshold)
 
     def time_profile(
         self,

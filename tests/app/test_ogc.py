@@ -338,7 +338,11 @@ def test_category_and_hotspots_are_the_engine_output(client: TestClient, atlas: 
         datetime="2022-01-01/2022-01-31",
     )
     assert _properties(doc) == out.properties and [f["id"] for f in doc["features"]] == out.ids
-    assert {"count", "gi_z", "p_value", "q_value", "hotspot_bin"} <= set(out.properties[0])
+    # Public view: bins and (suppressed) counts; exact statistics would give hidden counts back.
+    assert {"count", "hotspot_bin"} <= set(out.properties[0])
+    assert not {"gi_z", "p_value", "q_value"} & set(out.properties[0])
+    full = atlas.hotspots(q, ANALYST)
+    assert {"count", "gi_z", "p_value", "q_value", "hotspot_bin"} <= set(full.properties[0])
     grid = atlas.hotspots(HotspotQuery("surrey", grid_m=500.0), ANONYMOUS)
     doc = _items(client, "hotspots-surrey-grid-500", limit=10_000)
     assert _properties(doc) == grid.properties and [f["id"] for f in doc["features"]] == grid.ids

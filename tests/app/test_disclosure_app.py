@@ -1,0 +1,94 @@
+"""Public views cannot give back a hidden small count: the reviewer's three attacks, pinned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from scipy.spatial import cKDTree
+
+from app.access.principal import Principal
+from app.atlas import Atlas
+from app.services.counts import CountQuery
+from app.services.hotspots import EXACT_STATISTICS, HotspotQuery
+
+ANALYST = Principal(id="t", role="analyst")
+PUBLIC = Principal()
+
+
+@pytest.fixture()
+def loaded(atlas: Atlas, shared_data: Path) -> Atlas:
+    months = ["2022-03", "2022-04"]
+    atlas.ingest(
+        [shared_data / "crime" / "surrey" / f"{m}-surrey-street.csv" for m in months], "surrey"
+    )
+    return atlas
+
+
+def test_public_area_hotspots_carry_no_statistic_that_inverts_to_counts(loaded: Atlas) -> None:
+    q = HotspotQuery("surrey", by="wards:2019", category="Robbery", first="2022-03", last="2022-03")
+    public, full = loaded.hotspots(q, PUBLIC), loaded.hotspots(q, ANALYST)
+    small = [i for i, p in enumerate(full.properties) if 1 <= p["count"] <= 4]
+    assert small, "the test needs hidden cells"
+    for p in public.properties:
+        assert not set(EXACT_STATISTICS) & set(p)
+    assert all(public.properties[i]["count"] is None for i in small)
+    assert [p["hotspot_bin"] for p in public.properties] == [
+        p["hotspot_bin"] for p in full.properties
+    ]
+
+
+def test_public_kde_shows_no_cell_with_fewer_than_five_incidents_in_reach(loaded: Atlas) -> None:
+    cell, bandwidth = 100.0, 300.0
+    q = HotspotQuery("surrey", grid_m=cell, method="kde", bandwidth_m=bandwidth, category="Robbery")
+    out = loaded.hotspots(q, PUBLIC)
+    frame = loaded.incidents.frame(loaded.store.datasets.get("surrey"))
+    sel = frame.select(None, None, "Robbery") & frame.located
+    tree = cKDTree(np.column_stack([frame.easting[sel], frame.northing[sel]]))
+    bounds = np.array([g.bounds for g in out.geometries])
+    centres = np.column_stack(
+        [(bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2]
+    )
+    within = np.array([len(n) for n in tree.query_ball_point(centres, bandwidth)])
+    assert len(within) and within.min() >= 5  # independent count by exact distances
+    assert len(loaded.hotspots(q, ANALYST).properties) > len(out.properties)
+
+
+def test_kde_bandwidth_below_the_cell_is_refused(client: TestClient, loaded: Atlas) -> None:
+    r = client.get(
+        "/api/v1/hotspots",
+        params={"dataset": "surrey", "grid": 100, "method": "kde", "bandwidth": 10},
+    )
+    assert r.status_code == 400 and "bandwidth" in r.json()["detail"]
+
+
+def test_summary_totals_do_not_give_back_a_hidden_month(client: TestClient, loaded: Atlas) -> None:
+    params = {
+        "dataset": "surrey",
+        "by": "districts",
+        "category": "Robbery",
+        "from": "2022-03",
+        "to": "2022-04",
+    }
+    for code in [r["area_code"] for r in loaded.counts(CountQuery("surrey", "districts"))["rows"]]:
+        doc = client.get("/api/v1/areas/summary", params={**params, "area": code}).json()
+        hidden = [
+            s for s in doc["series"] if s["count"] is None and s["month"] in ("2022-03", "2022-04")
+        ]
+        for key in ("vs_previous", "vs_last_year"):
+            if hidden and doc.get(key):
+                assert doc[key]["current"] is None and doc[key]["p_value"] is None
+
+
+def test_smoothed_rates_are_for_analysts(client: TestClient, loaded: Atlas) -> None:
+    r = client.get(
+        "/api/v1/counts",
+        params={"dataset": "surrey", "by": "wards:2019", "rates": "true", "smooth": "eb_local"},
+    )
+    assert r.status_code == 403
+    table = loaded.counts(
+        CountQuery("surrey", "wards:2019", rates=True, smooth="eb_local"), ANALYST
+    )
+    assert all("rate_smoothed_per_1000" in row for row in table["rows"])
