@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from app.access.principal import OPERATOR, Principal
-from app.errors import BadRequest
+from app.errors import BadRequest, Conflict
 from app.ingest.pipeline import (
     IngestContext,
     Outcome,
@@ -143,14 +143,25 @@ class Atlas:
     def dataset(
         self, name: str, owner: str | None = None, access: str | None = None, create: bool = False
     ) -> DatasetRecord:
-        """The named dataset; with ``create`` it is created (owner/access) when missing."""
+        """The named dataset; with ``create`` it is created when missing.
+
+        A partner's data is private unless said otherwise: a new dataset with an owner is
+        ``restricted`` by default, one without (the operator's open data) ``open``. Owner and
+        access given for an existing dataset must match it (change them with
+        ``atlas datasets configure``), never silently ignored.
+        """
         if access is not None and access not in ACCESS_LEVELS:
             raise BadRequest(f"access must be one of {', '.join(ACCESS_LEVELS)}")
         found = self.store.datasets.find(name)
-        if found is not None or not create:
-            return found or self.store.datasets.get(name)
+        if found is not None:
+            _check_unchanged(found, owner, access)
+            return found
+        if not create:
+            return self.store.datasets.get(name)
         _check_name(name)
-        return self.store.datasets.create(name, owner, access or "open")
+        return self.store.datasets.create(
+            name, owner, access or ("restricted" if owner else "open")
+        )
 
     def ingest(
         self,
@@ -340,6 +351,19 @@ def _stepper(progress: ProgressFn | None, total: int) -> Callable[[str], None]:
         done += 1
 
     return step
+
+
+def _check_unchanged(found: DatasetRecord, owner: str | None, access: str | None) -> None:
+    clashes = []
+    if owner is not None and owner != found.owner:
+        clashes.append(f"owner {found.owner or 'none'}")
+    if access is not None and access != found.access:
+        clashes.append(f"access {found.access}")
+    if clashes:
+        raise Conflict(
+            f"dataset {found.name!r} already exists with {' and '.join(clashes)}; change them "
+            f"with `atlas datasets configure {found.name}`"
+        )
 
 
 def _check_name(name: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from app.access.tokens import create_token
+from app.atlas import ACCESS_LEVELS
 from app.cli.common import (
     DbOpt,
     JsonOpt,
@@ -116,7 +117,8 @@ def datasets_configure(
     """Set a dataset's owner and access level."""
     with failures():
         atlas = open_atlas(db)
-        atlas.dataset(dataset, access=access)  # validates access and existence
+        if access is not None and access not in ACCESS_LEVELS:
+            raise BadRequest(f"access must be one of {', '.join(ACCESS_LEVELS)}")
         rec = atlas.store.datasets.configure(dataset, owner, access)
         emit(
             {"dataset": rec.name, "owner": rec.owner, "access": rec.access}, as_json, print_mapping

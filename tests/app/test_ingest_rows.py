@@ -204,3 +204,22 @@ def test_two_forces_in_one_month_do_not_correct_each_other(atlas: Atlas, tmp_pat
         "|Surrey Police",
         "|Kent Police",
     ]
+
+
+def test_a_partners_new_dataset_is_private_and_settings_never_silently_ignored(
+    atlas: Atlas, tmp_path: Path
+) -> None:
+    atlas.store.datasets.add_partner("council", "Council")
+    path = write(tmp_path, "c.csv", police_csv([GOOD]))
+    atlas.ingest([path], "council-data", owner="council")
+    assert atlas.store.datasets.get("council-data").access == "restricted"
+    atlas.ingest([write(tmp_path, "o.csv", police_csv([ASB]))], "open-data")
+    assert atlas.store.datasets.get("open-data").access == "open"
+    with pytest.raises(Conflict, match="datasets configure"):
+        atlas.ingest(
+            [write(tmp_path, "d.csv", police_csv([UNLOCATED]))], "council-data", access="open"
+        )
+    with pytest.raises(Conflict):
+        atlas.ingest(
+            [write(tmp_path, "e.csv", police_csv([UNLOCATED]))], "open-data", owner="council"
+        )
