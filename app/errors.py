@@ -43,6 +43,12 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class BatchExists(Conflict):
+    """Another writer landed the same file (or Idempotency-Key) first."""
+
+    code = "batch-exists"
+
+
 class PayloadTooLarge(AppError):
     """An upload exceeds the configured cap."""
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from app.errors import Conflict, ProfileError
+from app.errors import BatchExists, Conflict, ProfileError
 from app.ingest.fields import When, parse_categories, parse_when
 from app.ingest.locate import Located, locate
 from app.ingest.profiles import Profile
@@ -85,9 +85,16 @@ def ingest_source(
         return Outcome(held, {**held.report, "status": "already_ingested"})
     prepared = prepare_batch(ctx, dataset, source, table, profile, partner, idempotency_key)
     ctx.progress(f"writing {source.name}")
-    batch = ctx.store.batches.write(
-        dataset.id, prepared.new, prepared.incidents, prepared.assignments
-    )
+    try:
+        batch = ctx.store.batches.write(
+            dataset.id, prepared.new, prepared.incidents, prepared.assignments
+        )
+    except BatchExists:
+        # Another upload of the same file won the race: this one is a no-op, as a re-send is.
+        held = ctx.store.batches.find_active_by_sha(dataset.id, source.sha256)
+        if held is None:
+            raise
+        return Outcome(held, {**held.report, "status": "already_ingested"})
     return Outcome(batch, batch.report)
 
 

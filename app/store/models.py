@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -78,6 +79,23 @@ class Batch(Base):
     __table_args__ = (
         Index("ix_batches_dataset_sha", "dataset_id", "sha256"),
         Index("ix_batches_idem", "idempotency_key"),
+        # Concurrent uploads of one file: only one may be the active batch of that content.
+        Index(
+            "uq_batches_active_content",
+            "dataset_id",
+            "sha256",
+            unique=True,
+            sqlite_where=text("superseded_by IS NULL"),
+            postgresql_where=text("superseded_by IS NULL"),
+        ),
+        Index(
+            "uq_batches_idempotency_key",
+            "dataset_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
 

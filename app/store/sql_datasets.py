@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, NotFound
+from app.errors import BatchExists, Conflict, NotFound
 from app.store.convert import from_db_values, incident_tuples
 from app.store.engine import bump_data_version, insert_assignments, utc_now
 from app.store.models import Assignment, Batch, Dataset, Incident, Partner
@@ -213,19 +213,40 @@ class SqlBatches:
         assignments: dict[int, np.ndarray],
     ) -> BatchRecord:
         """Write one batch atomically: its row, incidents, assignments and any replacements."""
-        with self.engine.begin() as conn:
-            batch_id = self._insert_batch(conn, dataset_id, new)
-            _bulk_insert_incidents(conn, incidents, dataset_id, batch_id)
-            for version_id, area_idx in assignments.items():
-                insert_assignments(conn, version_id, {batch_id: area_idx})
-            if new.replaces:
-                conn.execute(
-                    update(Batch)
-                    .where(Batch.id.in_(list(new.replaces)))
-                    .values(superseded_by=batch_id)
-                )
-            bump_data_version(conn)
+        try:
+            with self.engine.begin() as conn:
+                batch_id = self._write(conn, dataset_id, new, incidents, assignments)
+        except IntegrityError as exc:
+            raise BatchExists(
+                f"{new.filename} was loaded by another upload at the same time"
+            ) from exc
         return self.get(dataset_id, batch_id)
+
+    def _write(
+        self,
+        conn: Any,
+        dataset_id: int,
+        new: NewBatch,
+        incidents: IncidentColumns,
+        assignments: dict[int, np.ndarray],
+    ) -> int:
+        batch_id = self._insert_batch(conn, dataset_id, new)
+        _bulk_insert_incidents(conn, incidents, dataset_id, batch_id)
+        for version_id, area_idx in assignments.items():
+            insert_assignments(conn, version_id, {batch_id: area_idx})
+        if new.replaces:
+            replaced = conn.execute(
+                update(Batch)
+                .where(Batch.id.in_(list(new.replaces)), Batch.superseded_by.is_(None))
+                .values(superseded_by=batch_id)
+            )
+            if replaced.rowcount != len(new.replaces):
+                raise Conflict(
+                    f"a batch {new.filename} corrects was corrected by another upload meanwhile;"
+                    " check the dataset's batches and send it again"
+                )
+        bump_data_version(conn)
+        return batch_id
 
     def _insert_batch(self, conn: Any, dataset_id: int, new: NewBatch) -> int:
         report = dict(new.report)

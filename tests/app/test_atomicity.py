@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -61,4 +62,41 @@ def test_kill_during_ingest_leaves_whole_batches(atlas: Atlas, shared_data: Path
         assert set(check.store.batches.assignments(v, [b.id for b in batches])) == {
             b.id for b in batches
         }
+    check.close()
+
+
+def test_concurrent_ingests_of_one_file_land_it_once(atlas: Atlas, shared_data: Path) -> None:
+    db = Path(atlas.store.url.removeprefix("sqlite:///"))
+    f = shared_data / "crime" / "surrey" / "2022-07-surrey-street.csv"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "ingest",
+                str(f),
+                "--dataset",
+                "race",
+                "--json",
+                "--db",
+                atlas.store.url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    statuses = sorted(json.loads(o[0])["status"] for o in outs)
+    check = Atlas.open(settings=make_settings(db))
+    ds = check.store.datasets.get("race")
+    batches = check.store.batches.all(ds.id)
+    assert len(batches) == 1 and statuses.count("new") == 1
+    assert statuses.count("already_ingested") == 2
+    assert (
+        len(check.store.batches.load_incidents(ds.id, ["month"])) == batches[0].report["accepted"]
+    )
     check.close()
