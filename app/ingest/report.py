@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import BadRequest
+
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -67,3 +69,14 @@ def summarise(reports: list[dict[str, Any]]) -> dict[str, Any]:
     total["files"] = len(reports)
     total["batches"] = reports
     return total
+
+
+def refuse_malformed(malformed: list[tuple[int, str, str]]) -> None:
+    """Reference tables (aggregates, population) must be whole: name the rows that are not.
+
+    Raises BadRequest listing up to ten record numbers and why.
+    """
+    if malformed:
+        shown = "; ".join(f"row {n}: {why}" for n, why, _raw in malformed[:10])
+        more = f" (and {len(malformed) - 10} more)" if len(malformed) > 10 else ""
+        raise BadRequest(f"{len(malformed)} malformed rows, nothing loaded: {shown}{more}")

@@ -17,6 +17,7 @@ import numpy as np
 from app.errors import BadRequest, NotFound
 from app.ingest.locate import to_float
 from app.ingest.reader import SourceFile, read_table
+from app.ingest.report import refuse_malformed
 from app.services.areas import AreaCatalogue
 from app.services.counts import boundary_meta
 from app.store import Store
@@ -40,35 +41,40 @@ class Crosswalks:
     def __init__(self, store: Store, areas: AreaCatalogue) -> None:
         self.store = store
         self.areas = areas
-        self._cache: dict[tuple[int, int, str], Crosswalk] = {}
+        self._cache: dict[tuple[object, ...], Crosswalk] = {}
         self._lock = threading.Lock()
 
     def get(self, from_id: int, to_id: int, weights: Weights) -> tuple[Crosswalk, str]:
-        """The crosswalk and a description of its weights."""
-        key = (from_id, to_id, weights)
+        """The crosswalk and a description of its weights (cached by everything it depends on)."""
         src, dst = self.areas.layer(from_id), self.areas.layer(to_id)
         if weights == "area":
+            key: tuple[object, ...] = (from_id, to_id, "area")
             note = "area-weighted"
-            with self._lock:
-                cw = self._cache.get(key)
-            if cw is None:
-                cw = area_crosswalk(src.geometries, dst.geometries)
+
+            def build() -> Crosswalk:
+                return area_crosswalk(src.geometries, dst.geometries)
+
         else:
             fine, year = self._finest_population()
+            key = (from_id, to_id, "population", fine.version.id, year)
             note = f"population-weighted through {fine.version.selector} population {year}"
-            with self._lock:
-                cw = self._cache.get(key)
-            if cw is None:
+
+            def build() -> Crosswalk:
                 weight = self._population(fine, year)
-                cw = weighted_crosswalk(
+                return weighted_crosswalk(
                     src.geometries,
                     dst.geometries,
                     fine.geometries,
                     weight,
                     min_share=POPULATION_MIN_SHARE,
                 )
+
         with self._lock:
-            self._cache[key] = cw
+            cw = self._cache.get(key)
+        if cw is None:
+            cw = build()
+            with self._lock:
+                self._cache[key] = cw
         return cw, note
 
     def _finest_population(self) -> tuple[AreaLayer, int]:
@@ -162,6 +168,7 @@ def read_aggregate(
         else SourceFile("upload.csv", data or b"")
     )
     raw = read_table(source)
+    refuse_malformed(raw.malformed)
     for name in (code_field, value_field):
         if name not in raw.columns:
             raise BadRequest(f"no column {name!r} (the table has: {', '.join(raw.header)})")

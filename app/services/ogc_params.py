@@ -76,7 +76,10 @@ def _instant(text: str) -> date | None:
         moment = datetime.fromisoformat(t)
     except ValueError as exc:
         raise BadRequest(f"datetime {t!r} is not an RFC 3339 date or date-time") from exc
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+    try:
+        return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise BadRequest(f"datetime {t!r} is out of range") from exc
 
 
 def parse_datetime(text: str) -> tuple[date | None, date | None]:

@@ -10,6 +10,7 @@ import numpy as np
 from app.errors import BadRequest
 from app.ingest.locate import to_float
 from app.ingest.reader import collect_sources, read_table
+from app.ingest.report import refuse_malformed
 from app.store import Store
 from app.store.records import AreaLayer
 
@@ -25,6 +26,7 @@ def import_population(
         raise BadRequest(f"year {year} is not plausible")
     source = collect_sources([path], max_bytes=2**30)[0]
     table = read_table(source)
+    refuse_malformed(table.malformed)
     for name in (code_field, value_field):
         if name not in table.columns:
             raise BadRequest(

@@ -44,10 +44,12 @@ def import_postcodes(path: Path, fields: PostcodeFields, geocoder: Geocoder) -> 
     fields.validate()
     sources = collect_sources([path], max_bytes=2**31)
     loaded: list[PostcodeTable] = []
-    skipped: dict[str, int] = {"invalid_postcode": 0, "invalid_location": 0}
+    skipped: dict[str, int] = {"invalid_postcode": 0, "invalid_location": 0, "malformed_row": 0}
     rows = 0
     for source in sources:
         table = read_table(source)
+        skipped["malformed_row"] += len(table.malformed)
+        rows += len(table.malformed)
         _require(table.header, fields)
         cols = table.columns
         postcode = normalise_postcodes(cols[fields.postcode])

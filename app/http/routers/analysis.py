@@ -1,4 +1,7 @@
-"""Counts (and later hotspots) over HTTP: the same engine as ``atlas counts``."""
+"""Analysis over HTTP: counts, change, summaries, time profiles, hotspots, crosswalks.
+
+The same engine as the ``atlas`` commands; handlers parse, call it and render.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from app.errors import PayloadTooLarge
 from app.http.deps import AtlasDep, PrincipalDep
 from app.services.counts import CountQuery
 from app.services.crosswalks import read_aggregate
@@ -14,7 +18,10 @@ from app.services.export import rows_to_csv
 from app.services.hotspots import HotspotQuery
 
 router = APIRouter(tags=["analysis"])
-MONTH = r"^\d{4}-\d{2}$"
+#: A calendar month, YYYY-MM with MM in 01..12 (a bad month is a 400 problem, never a 500).
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+#: The largest aggregate table accepted by /reassign.
+REASSIGN_MAX_BYTES = 50 * 2**20
 
 
 @router.get("/counts", response_model=None)
@@ -78,9 +85,15 @@ async def reassign(
 ) -> dict[str, Any] | Response:
     """Convert an aggregate table between versions through the crosswalk (totals conserved)."""
     del principal  # the caller supplies the data; nothing stored is revealed
-    data = await file.read(50 * 2**20)
-    table = read_aggregate(None, data, code_field, value_field)
-    out = await run_in_threadpool(atlas.crosswalks.reassign_table, table, sel_from, sel_to, weights)
+    data = await file.read(REASSIGN_MAX_BYTES + 1)
+    if len(data) > REASSIGN_MAX_BYTES:
+        raise PayloadTooLarge(f"the table is larger than {REASSIGN_MAX_BYTES // 2**20} MB")
+
+    def work() -> dict[str, Any]:
+        table = read_aggregate(None, data, code_field, value_field)
+        return atlas.crosswalks.reassign_table(table, sel_from, sel_to, weights)
+
+    out = await run_in_threadpool(work)
     return _csv_or_json(out, format, "reassigned.csv")
 
 
@@ -95,7 +108,7 @@ def hotspots(
     last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
     category: str | None = None,
     permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
-    seed: int | None = None,
+    seed: Annotated[int | None, Query(ge=0, le=2**32 - 1)] = None,
     method: Literal["gi_star", "kde", "local_moran", "emerging"] = "gi_star",
     bandwidth: Annotated[float | None, Query(gt=0, description="kde bandwidth, metres")] = None,
     kernel: Literal["quartic", "gaussian"] = "quartic",

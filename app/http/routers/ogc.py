@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app.http.deps import AtlasDep, PrincipalDep
+from app.http.routers.analysis import MONTH
 from app.services import ogc, ogc_params
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -40,8 +41,8 @@ Datetime = Annotated[
         description="Instant or interval (start/end, '..' open); counts: the months it overlaps",
     ),
 ]
-First = Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")]
-Last = Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")]
+First = Annotated[str | None, Query(alias="from", pattern=MONTH)]
+Last = Annotated[str | None, Query(alias="to", pattern=MONTH)]
 
 
 def _base(request: Request) -> str:

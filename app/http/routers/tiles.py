@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app.access.principal import Principal
 from app.errors import BadRequest
 from app.http.deps import AtlasDep, PrincipalDep
+from app.http.routers.analysis import MONTH
 from app.services.maps import MapSpec
 from app.services.tiles import MAX_ZOOM, tile_etag
 
@@ -27,8 +28,8 @@ def map_spec(
     dataset: str | None = None,
     by: Annotated[str | None, Query(description="Boundary selector")] = None,
     grid: Annotated[float | None, Query(description="Hotspot grid cell, metres")] = None,
-    first: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
-    last: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    first: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
     category: str | None = None,
     classes: Annotated[
         str, Query(description="quantiles, natural_breaks, equal_interval, fixed")
