@@ -17,8 +17,21 @@ from geo.grid import CellGrid, grid_counts
 from geo.hotspots import local_moran
 from geo.kde import kde_grid
 
+#: Most cells one request may analyse, and most permutation draws x cells (CPU and memory caps).
+MAX_CELLS = 250_000
+MAX_PERMUTATION_WORK = 50_000_000
+
 QUADRANTS = {1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
 MIN_EMERGING_MONTHS = 12
+
+
+def check_work(n_features: int, permutations: int) -> None:
+    """Refuse requests whose size would exhaust a shared server (BadRequest says how to shrink)."""
+    if n_features > MAX_CELLS:
+        raise BadRequest(f"{n_features:,} cells is more than {MAX_CELLS:,}: use larger cells")
+    if n_features * permutations > MAX_PERMUTATION_WORK:
+        most = MAX_PERMUTATION_WORK // max(n_features, 1)
+        raise BadRequest(f"at most {most} permutations for {n_features:,} features")
 
 
 def cell_boxes(grid: CellGrid) -> np.ndarray:
@@ -51,6 +64,7 @@ def kde_features(
             f"bandwidth ({bandwidth_m:g} m) must be at least the cell size ({cell_m:g} m)"
         )
     grid = grid_counts(easting, northing, cell_m, region=region)
+    check_work(grid.n_features, 0)
     extent = (
         grid.i0 * cell_m,
         grid.j0 * cell_m,

@@ -26,6 +26,7 @@ from app.services.hotspot_methods import (
     area_counts,
     cell_boxes,
     cell_ids,
+    check_work,
     emerging_features,
     grid_feature_index,
     kde_features,
@@ -39,7 +40,7 @@ from geo.disclosure import suppression_mask, total_is_safe
 from geo.grid import grid_counts
 from geo.hotspots import HotspotResult, gi_star, gi_star_grid
 
-MIN_CELL_M = 50.0
+MIN_CELL_M = 100.0
 METHODS = ("gi_star", "kde", "local_moran", "emerging")
 MAX_PERMUTATIONS = 9999
 
@@ -195,6 +196,7 @@ class Hotspots:
         if q.grid_m is not None:
             region, name = self._region()
             grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
+            check_work(grid.n_features, 0)
             feature = grid_feature_index(grid, frame.easting, frame.northing)
             props, extra = emerging_features(
                 feature, month_col, grid.n_features, n_months, grid.mask, use
@@ -230,6 +232,7 @@ class Hotspots:
         partnership = self.areas.partnership()
         region = partnership.outline if partnership is not None else None
         grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
+        check_work(grid.n_features, q.permutations)
         if grid.n_features < 2:
             raise BadRequest("too few grid cells with this cell size for a hotspot analysis")
         result = gi_star_grid(grid, q.permutations, q.seed)

@@ -114,7 +114,7 @@ def _column(rows: list[dict[str, Any]], name: str) -> np.ndarray:
 class MapBuilder:
     """Builds and caches thematic maps from the engine's counts, rates and hotspots."""
 
-    def __init__(self, atlas: Atlas, cache_size: int = 64) -> None:
+    def __init__(self, atlas: Atlas, cache_size: int = 16) -> None:
         self.atlas = atlas
         self.cache_size = cache_size
         self._maps: dict[str, ThematicMap] = {}
@@ -130,7 +130,9 @@ class MapBuilder:
         if spec.dataset:  # every caller must be allowed to see the dataset, cached map or not
             self.atlas.readable_dataset(spec.dataset, principal)
         with self._lock:
-            found = self._maps.get(key)
+            found = self._maps.pop(key, None)
+            if found is not None:
+                self._maps[key] = found  # most recently used last
             building = self._building.setdefault(key, threading.Lock())
         if found is not None:
             return found
@@ -138,14 +140,16 @@ class MapBuilder:
         with building:
             with self._lock:
                 found = self._maps.get(key)
-            if found is None:
-                found = self._build(spec, principal, key)
+            try:
+                if found is None:
+                    found = self._build(spec, principal, key)
+                    with self._lock:
+                        while len(self._maps) >= self.cache_size:
+                            self._maps.pop(next(iter(self._maps)))  # least recently used
+                        self._maps[key] = found
+            finally:
                 with self._lock:
-                    if len(self._maps) >= self.cache_size:
-                        self._maps.pop(next(iter(self._maps)))
-                    self._maps[key] = found
-            with self._lock:
-                self._building.pop(key, None)
+                    self._building.pop(key, None)
         return found
 
     def _area_mercator(self, version_id: int) -> np.ndarray:

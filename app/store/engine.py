@@ -10,7 +10,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    cast,
+    create_engine,
+    event,
+    insert,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -88,16 +99,15 @@ def is_current(engine: Engine) -> bool:
 
 def bump_data_version(conn: Connection) -> int:
     """Increment the store-wide data version inside the caller's transaction."""
-    current = read_data_version(conn)
-    new = current + 1
-    if (
-        current == 0
-        and conn.execute(select(Meta).where(Meta.key == "data_version")).first() is None
-    ):
-        conn.execute(insert(Meta).values(key="data_version", value=str(new)))
-    else:
-        conn.execute(update(Meta).where(Meta.key == "data_version").values(value=str(new)))
-    return new
+    # One atomic UPDATE (not read-then-write), so concurrent writers never both write N + 1.
+    bumped = conn.execute(
+        update(Meta)
+        .where(Meta.key == "data_version")
+        .values(value=cast(cast(Meta.value, Integer) + 1, String))
+    )
+    if bumped.rowcount == 0:
+        conn.execute(insert(Meta).values(key="data_version", value="1"))
+    return read_data_version(conn)
 
 
 def read_data_version(conn: Connection) -> int:

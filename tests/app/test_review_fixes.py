@@ -67,3 +67,23 @@ def test_population_weights_follow_a_new_population_layer(
     fresh.close()
     assert "2023" in after["meta"]["weights"] and "2019" in before["meta"]["weights"]
     assert after["rows"] == expected["rows"] and after["rows"] != before["rows"]
+
+
+def test_oversized_hotspot_requests_are_refused_not_run(atlas: Atlas) -> None:
+    from app.services.hotspots import HotspotQuery
+
+    with pytest.raises(BadRequest, match="cell size"):
+        HotspotQuery("d", grid_m=50).check()
+    atlas.ingest(
+        [
+            Path(__file__).resolve().parents[3]
+            / "shared"
+            / "data"
+            / "crime"
+            / "surrey"
+            / "2022-05-surrey-street.csv"
+        ],
+        "big",
+    )
+    with pytest.raises(BadRequest, match="permutations"):
+        atlas.hotspots(HotspotQuery("big", grid_m=100, permutations=9999))
