@@ -69,7 +69,7 @@ def test_population_weights_follow_a_new_population_layer(
     assert after["rows"] == expected["rows"] and after["rows"] != before["rows"]
 
 
-def test_oversized_hotspot_requests_are_refused_not_run(atlas: Atlas) -> None:
+def test_oversized_hotspot_requests_are_refused_not_run(atlas: Atlas, shared_data: Path) -> None:
     from app.services.hotspots import HotspotQuery
 
     with pytest.raises(BadRequest, match="cell size"):
