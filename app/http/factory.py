@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from app.access.embeds import service_secret
 from app.atlas import Atlas
 from app.http import problems
+from app.http.guard import UploadGuard
 from app.http.routers import analysis, boundaries, datasets, embeds, geocode, health, ogc, tiles
 from app.settings import Settings, get_settings
 from app.store import open_store
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
             "application/vnd.mapbox-vector-tile",
         ),
     )
+    # Added last, so outermost: refuses anonymous or oversized uploads before their bodies arrive.
+    app.add_middleware(UploadGuard, max_upload_mb=settings.max_upload_mb)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(geocode.router, prefix=API_PREFIX)
