@@ -7,6 +7,7 @@ what to do with implausible locations.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from app.errors import ProfileError
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
+#: What a built-in profile name may look like (never a path).
+BUILTIN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 class _Strict(BaseModel):
@@ -141,21 +144,61 @@ class Profile(_Strict):
 def load_profile(spec: str | None) -> Profile:
     """The built-in profile of that name (default ``police-uk``) or a TOML profile file.
 
-    Raises ProfileError with the reason when the file is missing or invalid.
+    For the operator's command line only: ``spec`` may name any readable file. Over HTTP use
+    ``profile_from_request``, which never opens a path.
+
+    Raises ProfileError with the reason when the file is missing, unreadable or invalid.
     """
     spec = spec or "police-uk"
     path = Path(spec)
     if not path.suffix:
-        path = BUILTIN_DIR / f"{spec}.toml"
-        if not path.exists():
-            known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.toml")))
-            raise ProfileError(
-                f"no built-in profile {spec!r} (built-in: {known}; or give a .toml file)"
-            )
+        return builtin_profile(spec, hint="; or give a FILE.toml")
     try:
-        return parse_profile(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ProfileError(f"profile file not found: {spec}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"profile file is not UTF-8 text: {spec}") from exc
+    except OSError as exc:
+        # IsADirectoryError, PermissionError and the like: a clear reason, never a traceback.
+        raise ProfileError(f"profile file cannot be read: {spec} ({exc.strerror})") from exc
+    return parse_profile(text)
+
+
+def builtin_profile(name: str, hint: str = "") -> Profile:
+    """The built-in profile called ``name`` (lower-case letters, digits and '-').
+
+    Raises ProfileError for any other name, naming the built-in profiles.
+    """
+    path = BUILTIN_DIR / f"{name}.toml"
+    if not BUILTIN_NAME.fullmatch(name) or not path.is_file():
+        known = ", ".join(builtin_names())
+        raise ProfileError(f"no built-in profile {name!r} (built-in: {known}{hint})")
+    return parse_profile(path.read_text(encoding="utf-8"))
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in profiles, sorted."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def profile_from_request(value: str) -> Profile:
+    """A profile sent by an HTTP client: a built-in profile name or TOML profile text.
+
+    Decided by content, never by trying the file system: a name matches ``BUILTIN_NAME``; text
+    holding '=' or a line break is parsed as TOML; anything else (such as a file path) is refused
+    without being opened, so a client learns nothing about the server's files.
+
+    Raises ProfileError.
+    """
+    if BUILTIN_NAME.fullmatch(value):
+        return builtin_profile(value)
+    if "=" in value or "\n" in value:
+        return parse_profile(value)
+    raise ProfileError(
+        "profile must be a built-in profile name "
+        f"({', '.join(builtin_names())}) or the text of a TOML profile; file paths are not accepted"
+    )
 
 
 def parse_profile(text: str) -> Profile:

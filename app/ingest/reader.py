@@ -122,14 +122,21 @@ def _open_path(path: Path, max_bytes: int, strict: bool) -> Iterator[SourceFile]
         yield SourceFile(path.name, path.read_bytes())
 
 
-def open_upload(filename: str, data: bytes, max_bytes: int) -> list[SourceFile]:
-    """The incident files of one uploaded file (plain, gzip or zip)."""
+def open_upload(filename: str, data: bytes, max_bytes: int) -> SourceFile:
+    """The one incident file of an HTTP upload (plain, gzip, or a zip holding one CSV).
+
+    A zip's member list is checked before any member is decompressed, so an archive of several
+    large members costs nothing to refuse.
+
+    Raises UnreadableFile (corrupt data; a zip holding more than one CSV), BadRequest (a zip
+    holding no CSV; output beyond ``max_bytes``).
+    """
     lower = filename.lower()
     if lower.endswith(".zip"):
-        return list(read_zip(filename, data, max_bytes))
+        return read_zip(filename, data, max_bytes, max_members=1)[0]
     if lower.endswith(".gz") or data[:2] == b"\x1f\x8b":
-        return [SourceFile(filename.removesuffix(".gz"), gunzip(filename, data, max_bytes))]
-    return [SourceFile(filename, data)]
+        return SourceFile(filename.removesuffix(".gz"), gunzip(filename, data, max_bytes))
+    return SourceFile(filename, data)
 
 
 def gunzip(name: str, data: bytes, max_bytes: int) -> bytes:
@@ -146,46 +153,93 @@ def gunzip(name: str, data: bytes, max_bytes: int) -> bytes:
         raise UnreadableFile(f"{name}: not valid gzip data ({exc})") from exc
 
 
-def read_zip(name: str, data: bytes, max_bytes: int) -> Iterator[SourceFile]:
-    """The CSV members of a zip (police.uk downloads), in name order."""
+def read_zip(
+    name: str, data: bytes, max_bytes: int, max_members: int | None = None
+) -> list[SourceFile]:
+    """The CSV members of a zip (police.uk downloads), in name order.
+
+    Each member is decompressed through a stream that stops after ``max_bytes`` (+1): the sizes
+    a zip's headers declare are not trusted. With ``max_members``, an archive holding more CSV
+    members is refused before any is decompressed.
+
+    Raises BadRequest (no CSV member; a member beyond ``max_bytes``), UnreadableFile (corrupt
+    zip; more CSV members than ``max_members``).
+    """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        members = sorted(
-            (
-                i
-                for i in zf.infolist()
-                if not i.is_dir() and i.filename.lower().endswith((*CSV_SUFFIXES, ".gz"))
-            ),
-            key=lambda info: info.filename,
-        )
-        if not members:
-            raise BadRequest(f"{name} holds no CSV files")
-        for info in members:
-            if info.file_size > max_bytes:
-                raise BadRequest(
-                    f"{info.filename} in {name} is larger than {max_bytes // 2**20} MB"
-                )
-            body = zf.read(info)
-            member = Path(info.filename).name
-            if member.lower().endswith(".gz"):
-                yield SourceFile(member[:-3], gunzip(member, body, max_bytes))
-            else:
-                yield SourceFile(member, body)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        members = _csv_members(name, zf, max_members)
+        return [_read_member(name, zf, info, max_bytes) for info in members]
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks.
         raise UnreadableFile(f"{name}: not a readable zip file ({exc})") from exc
 
 
+def _csv_members(name: str, zf: zipfile.ZipFile, limit: int | None) -> list[zipfile.ZipInfo]:
+    members = sorted(
+        (
+            i
+            for i in zf.infolist()
+            if not i.is_dir() and i.filename.lower().endswith((*CSV_SUFFIXES, ".gz"))
+        ),
+        key=lambda info: info.filename,
+    )
+    if not members:
+        raise BadRequest(f"{name} holds no CSV files")
+    if limit is not None and len(members) > limit:
+        listed = ", ".join(i.filename for i in members[:5]) + (", ..." if len(members) > 5 else "")
+        raise UnreadableFile(
+            f"{name} holds {len(members)} CSV files ({listed}); upload one CSV per request "
+            "(a zip of several files can be loaded with `atlas ingest`)"
+        )
+    return members
+
+
+def _read_member(
+    name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int
+) -> SourceFile:
+    too_big = BadRequest(f"{info.filename} in {name} is larger than {max_bytes // 2**20} MB")
+    if info.file_size > max_bytes:
+        # An honest header lets a large member be refused without decompressing it.
+        raise too_big
+    with zf.open(info) as stream:
+        body = stream.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise too_big
+    member = Path(info.filename).name
+    if member.lower().endswith(".gz"):
+        return SourceFile(member[:-3], gunzip(member, body, max_bytes))
+    return SourceFile(member, body)
+
+
+#: Byte-order marks, checked before anything else looks at the bytes (UTF-16 text is full of NULs).
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
 def decode_text(data: bytes) -> tuple[bytes, str]:
-    """UTF-8 bytes of the file and the encoding it arrived in (UTF-8 with/without BOM, cp1252)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:], "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16").encode("utf-8"), "utf-16"
+    """UTF-8 bytes of the file and the encoding it arrived in.
+
+    UTF-8 with or without BOM, UTF-16 (little or big endian) with BOM, else cp1252.
+    Raises UnreadableFile for UTF-16 that does not decode.
+    """
+    bom, encoding = next(((b, e) for b, e in _BOMS if data.startswith(b)), (b"", "utf-8"))
+    if not bom:
+        try:
+            data.decode("utf-8")
+            return data, "utf-8"
+        except UnicodeDecodeError:
+            return data.decode("cp1252", errors="replace").encode("utf-8"), "cp1252"
+    if encoding == "utf-8-sig":
+        return data[len(bom) :], encoding
     try:
-        data.decode("utf-8")
-        return data, "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace").encode("utf-8"), "cp1252"
+        return data[len(bom) :].decode(encoding).encode("utf-8"), encoding
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"text starts with a {encoding} byte-order mark but is not {encoding}"
+        ) from exc
 
 
 def read_table(source: SourceFile, delimiter: str = ",") -> RawTable:
@@ -193,9 +247,13 @@ def read_table(source: SourceFile, delimiter: str = ",") -> RawTable:
 
     Raises UnreadableFile for an empty file, binary data, or a header with blank/duplicate names.
     """
-    if b"\x00" in source.data[:65536]:
+    try:
+        text, encoding = decode_text(source.data)
+    except UnreadableFile as exc:
+        raise UnreadableFile(f"{source.name}: {exc.detail}") from exc
+    # After BOM detection: NULs in what is now UTF-8 mean binary data, not a CSV.
+    if b"\x00" in text[:65536]:
         raise UnreadableFile(f"{source.name}: binary data, not a CSV file")
-    text, encoding = decode_text(source.data)
     header = _header(source.name, text, delimiter)
     table = _fast_parse(text, header, delimiter)
     if table is None:
