@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from app.access.principal import OPERATOR, Principal
-from app.errors import BadRequest, Conflict
+from app.errors import AppError, BadRequest, Conflict
 from app.ingest.pipeline import (
     IngestContext,
     Outcome,
@@ -208,10 +208,19 @@ class Atlas:
         ds = self.dataset(dataset, owner, access, create=True)
         ctx = self._context(step)
         who = partner if partner is not None else (ds.owner or "")
-        return [
-            ingest_source(ctx, ds, s, t, profile, who, idempotency_key)
-            for s, t in zip(sources, tables, strict=True)
-        ]
+        done: list[Outcome] = []
+        for s, t in zip(sources, tables, strict=True):
+            try:
+                done.append(ingest_source(ctx, ds, s, t, profile, who, idempotency_key))
+            except AppError as exc:
+                # Each file is its own atomic batch: say which failed and what already landed.
+                landed = ", ".join(f"{o.batch.id} ({o.report.get('file')})" for o in done)
+                exc.detail = f"{s.name}: {exc.detail}" + (
+                    f" [batches already written by this command: {landed}]" if landed else ""
+                )
+                exc.args = (exc.detail,)
+                raise
+        return done
 
     def dry_run(
         self,

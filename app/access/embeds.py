@@ -36,7 +36,7 @@ import os
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from app.atlas import Atlas
     from app.settings import Settings
 
+#: Embeds sit on intranet pages long after they are made: they must expire within a year.
+MAX_LIFETIME = timedelta(days=366)
 ROLE: Role = "embed"
 EMBED_LAYERS = ("counts", "rates", "hotspots")
 KEY_FILE_NAME = "embed-signing.key"
@@ -320,6 +322,8 @@ def create_embed(
     checked = _check_scope(atlas, principal, scope)
     if expires <= date.today():
         raise BadRequest("the embed's expiry must be a future date")
+    if expires > date.today() + MAX_LIFETIME:
+        raise BadRequest(f"an embed may live at most {MAX_LIFETIME.days} days; make a new one then")
     expires_at = datetime.combine(expires, time.max).replace(microsecond=0)
     token_id = secrets.token_hex(6)
     exp = int(expires_at.replace(tzinfo=UTC).timestamp())

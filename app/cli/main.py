@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -132,7 +133,7 @@ def _dry_run(
 ) -> None:
     with progress_reporter(enabled=not as_json and sys.stderr.isatty()) as report:
         prepared = atlas.dry_run(paths, dataset, profile, partner, progress=report)
-    folder = atlas.settings.var_dir / "rejects"
+    folder = rejects_folder(atlas.settings.var_dir, atlas.store.url)
     reports = []
     for i, p in enumerate(prepared, 1):
         r = {**p.new.report, "status": f"dry-run ({p.new.report['status']})", "batch_id": None}
@@ -145,13 +146,19 @@ def _dry_run(
     emit(summarise(reports), as_json, _print_ingest)
 
 
+def rejects_folder(var: Path, store_url: str) -> Path:
+    """var/rejects/<store>/: one folder per store, so two stores never overwrite each other."""
+    digest = hashlib.sha256(store_url.encode()).hexdigest()[:10]
+    return var / "rejects" / digest
+
+
 def _with_rejects_file(
     var: Path, batch_id: int, report: dict[str, Any], atlas: Any
 ) -> dict[str, Any]:
     """Write the batch's rejects CSV under var/rejects/ and point the report at it."""
     if not report.get("rejected") and not report.get("duplicates"):
         return {**report, "rejects_file": None}
-    folder = var / "rejects"
+    folder = rejects_folder(var, atlas.store.url)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"batch-{batch_id}-rejects.csv"
     path.write_bytes(atlas.store.batches.rejects_csv(batch_id))

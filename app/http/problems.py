@@ -22,6 +22,15 @@ def problem_response(doc: dict[str, object]) -> JSONResponse:
     return JSONResponse(doc, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _instance(request: Request) -> str:
+    """The request path, with an embed token (a bearer secret in the URL) left out."""
+    path = str(request.url.path)
+    if path.startswith("/embed/"):
+        rest = path.split("/", 3)
+        return "/embed/<token>" + ("/" + rest[3] if len(rest) > 3 else "")
+    return path
+
+
 def install(app: FastAPI) -> None:
     """Map known errors, validation errors, HTTP errors and anything unexpected to problems."""
 
@@ -29,7 +38,7 @@ def install(app: FastAPI) -> None:
         doc = problem_for(exc)
         if doc is None:
             return await unexpected(request, exc)
-        doc["instance"] = str(request.url.path)
+        doc["instance"] = _instance(request)
         return problem_response(doc)
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
@@ -43,7 +52,7 @@ def install(app: FastAPI) -> None:
                 "title": "Invalid request",
                 "status": 400,
                 "detail": detail or "invalid request",
-                "instance": str(request.url.path),
+                "instance": _instance(request),
             }
         )
 
@@ -55,7 +64,7 @@ def install(app: FastAPI) -> None:
                 "title": str(exc.detail) if exc.status_code != 404 else "Not found",
                 "status": exc.status_code,
                 "detail": str(exc.detail),
-                "instance": str(request.url.path),
+                "instance": _instance(request),
             }
         )
 
@@ -67,7 +76,7 @@ def install(app: FastAPI) -> None:
                 "title": "Internal error",
                 "status": 500,
                 "detail": "an unexpected error occurred; it has been logged",
-                "instance": str(request.url.path),
+                "instance": _instance(request),
             }
         )
 

@@ -296,7 +296,11 @@ def _incidents(
         "northing": np.round(loc.northing[accepted]),
         "precision_m": loc.precision_m[accepted],
         "geocode_method": loc.method[accepted],
-        "location_text": _optional(table, c.location_text, accepted),
+        "location_text": (
+            _optional(table, c.location_text, accepted)
+            if c.location_text is not None
+            else np.where(loc.text[accepted] == "", None, loc.text[accepted])
+        ),
         "supplied_area": _optional(table, c.supplied_area, accepted),
         "outcome": _optional(table, c.outcome, accepted),
         "flags": flags[accepted],

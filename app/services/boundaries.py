@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -85,6 +86,12 @@ def import_boundary(
     Raises BadRequest/UnreadableFile for unreadable input, InvalidGeometry or CRSMismatch for bad
     layers, Conflict when the set and version already exist.
     """
+    for label, value in (("set", spec.set_name), ("version", spec.version)):
+        if not NAME.fullmatch(value):
+            raise BadRequest(
+                f"{label} {value!r}: use letters, digits, '_', '.' or '-' (it appears in selectors"
+                " such as wards:2019 and in URLs)"
+            )
     if store.boundaries.find(spec.set_name, spec.version) is not None:
         raise Conflict(f"boundary version {spec.set_name}:{spec.version} already exists")
     if spec.valid_to is not None and spec.valid_to < spec.valid_from:
@@ -105,6 +112,9 @@ def import_boundary(
     areas.forget(record.id)
     return record
 
+
+#: Set and version names: the characters a selector (``set:version``) and a URL path can carry.
+NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 #: Datums whose lon/lat OSTN15 takes as ETRS89 (WGS84 agrees to under a metre in GB).
 GPS_DATUMS = ("World Geodetic System 1984", "European Terrestrial Reference System 1989")

@@ -87,3 +87,29 @@ def test_oversized_hotspot_requests_are_refused_not_run(atlas: Atlas, shared_dat
     )
     with pytest.raises(BadRequest, match="permutations"):
         atlas.hotspots(HotspotQuery("big", grid_m=100, permutations=9999))
+
+
+def test_a_failing_file_is_named_with_the_batches_already_written(
+    atlas: Atlas, tmp_path: Path
+) -> None:
+    from tests.app.test_ingest_rows import GOOD, police_csv, write
+
+    two = write(tmp_path, "a.csv", police_csv([GOOD, GOOD.replace("a1,2022-03", "a3,2022-04")]))
+    atlas.ingest([two], "multi")
+    fresh = write(tmp_path, "b.csv", police_csv([GOOD.replace("a1,2022-03", "b1,2022-05")]))
+    partial = write(tmp_path, "c.csv", police_csv([GOOD.replace("a1", "c1")]))
+    with pytest.raises(
+        Exception, match=r"c\.csv: .*already written by this command: \d+ \(b\.csv\)"
+    ):
+        atlas.ingest([fresh, partial], "multi")
+
+
+def test_boundary_names_must_fit_selectors_and_urls(atlas: Atlas, shared_data: Path) -> None:
+    from datetime import date
+
+    from app.services.boundaries import BoundarySpec
+
+    gpkg = shared_data / "boundaries" / "surrey_districts.gpkg"
+    spec = BoundarySpec(gpkg, "dist rict", "2024/25", date(2024, 1, 1), "LAD_CD", "LAD_NM")
+    with pytest.raises(BadRequest, match="set 'dist rict'"):
+        atlas.import_boundaries(spec)
