@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -41,7 +42,7 @@ from app.services.maps import MapBuilder
 from app.services.population import import_population
 from app.services.postcodes import PostcodeFields, import_postcodes
 from app.services.tiles import TileCutter
-from app.services.trends import Trends
+from app.services.trends import Compare, Trends
 from app.settings import Settings, get_settings
 from app.store import Store, open_store
 from app.store.records import BoundaryVersionRecord, DatasetRecord
@@ -58,6 +59,8 @@ class Atlas:
         self.settings = settings
         self.store = store
         self.areas = AreaCatalogue(store, settings.partnership_set)
+        self._geocoder: Geocoder | None = None
+        self._build_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -71,10 +74,29 @@ class Atlas:
         url = database_url or settings.database_url
         return cls(settings, open_store(url, settings.home, migrate=migrate))
 
-    @cached_property
+    @property
     def geocoder(self) -> Geocoder:
-        """The exact geocoder; loading it reads the OSTN15 grid (GridFileMissing if absent)."""
-        return Geocoder(self.settings.ostn15_grid, self.store)
+        """The exact geocoder; loading it reads the OSTN15 grid (GridFileMissing if absent).
+
+        Built once, under a lock: concurrent first requests must not load the grid twice.
+        """
+        with self._build_lock:
+            if self._geocoder is None:
+                self._geocoder = Geocoder(self.settings.ostn15_grid, self.store)
+            return self._geocoder
+
+    def warm(self) -> None:
+        """Build the shared engine parts now (a server does this before taking requests)."""
+        for part in (
+            "incidents",
+            "denominators",
+            "crosswalks",
+            "trends",
+            "hotspot_engine",
+            "maps",
+            "tiles",
+        ):
+            getattr(self, part)
 
     def close(self) -> None:
         self.store.close()
@@ -330,6 +352,46 @@ class Atlas:
                 for n, c, h in zip(names, counts, hide, strict=True)
             ],
         }
+
+    def change(
+        self,
+        dataset: str,
+        by: str,
+        first: str | None = None,
+        last: str | None = None,
+        category: str | None = None,
+        compare: Compare = "last_year",
+        principal: Principal = OPERATOR,
+    ) -> dict[str, Any]:
+        """Per area: the period against the previous one or the same period last year."""
+        ds = self.readable_dataset(dataset, principal)
+        return self.trends.change(ds, by, first, last, category, compare, principal)
+
+    def area_summary(
+        self,
+        dataset: str,
+        by: str,
+        area: str,
+        first: str | None = None,
+        last: str | None = None,
+        category: str | None = None,
+        principal: Principal = OPERATOR,
+    ) -> dict[str, Any]:
+        """One area's monthly series with its baseline and its changes."""
+        ds = self.readable_dataset(dataset, principal)
+        return self.trends.area_summary(ds, by, area, first, last, category, principal)
+
+    def time_profile(
+        self,
+        dataset: str,
+        first: str | None = None,
+        last: str | None = None,
+        category: str | None = None,
+        principal: Principal = OPERATOR,
+    ) -> dict[str, Any]:
+        """Incidents by day of week x hour of day."""
+        ds = self.readable_dataset(dataset, principal)
+        return self.trends.time_profile(ds, first, last, category, principal)
 
     @cached_property
     def maps(self) -> MapBuilder:

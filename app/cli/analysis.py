@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from app.access.principal import OPERATOR
 from app.cli.common import (
     CliFailure,
     DbOpt,
@@ -102,8 +101,7 @@ def register(cli: typer.Typer) -> None:
             if compare not in ("previous", "last_year"):
                 raise CliFailure("--compare must be previous or last_year")
             atlas = open_atlas(db)
-            ds = atlas.store.datasets.get(dataset)
-            out = atlas.trends.change(ds, by, first, last, category, compare, OPERATOR)  # type: ignore[arg-type]
+            out = atlas.change(dataset, by, first, last, category, compare)  # type: ignore[arg-type]
             _output(out, fmt, as_json, _print_change)
 
     @cli.command()
@@ -118,8 +116,7 @@ def register(cli: typer.Typer) -> None:
         """Incidents by day of week x hour of day (aoristic apportionment for time windows)."""
         with failures():
             atlas = open_atlas(db)
-            ds = atlas.store.datasets.get(dataset)
-            out = atlas.trends.time_profile(ds, first, last, category, OPERATOR)
+            out = atlas.time_profile(dataset, first, last, category)
             emit(out, as_json, _print_profile)
 
     @cli.command()

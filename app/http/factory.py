@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
             "Send `Authorization: Bearer <token>`; anonymous callers see public views."
         ),
     )
+    atlas.warm()
     app.state.settings = settings
     app.state.atlas = atlas
     app.state.embed_key = service_secret(settings)

@@ -299,6 +299,7 @@ def _base_meta(
         "incidents": int(mask.sum()),
         "unlocated": int((mask & ~frame.located).sum()),
         "crs": "EPSG:27700",
+        "data_version": frame.data_version,
     }
 
 
@@ -322,10 +323,14 @@ def _meta(
             },
             "n_features": n,
             "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},
-            "caveats": [
-                "police.uk locations are anonymised snap points: cells smaller than ~200 m mostly "
-                "measure the snap-point layout"
-            ],
+            "caveats": (
+                [
+                    "police.uk-style anonymised snap points: cells under ~200 m mostly measure "
+                    "the snap-point layout rather than where incidents happened"
+                ]
+                if q.grid_m is not None and q.grid_m < 200
+                else []
+            ),
         }
     )
     return meta

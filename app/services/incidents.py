@@ -72,15 +72,23 @@ class IncidentFrame:
         if hi is not None:
             mask &= self.month_no <= hi
         if category:
-            wanted = category.casefold()
-            known = {c.casefold(): c for c in self.categories()}
-            if wanted not in known:
-                raise BadRequest(
-                    f"no incidents of category {category!r} in {self.dataset.name} "
-                    f"(categories: {', '.join(self.categories())})"
-                )
-            mask &= self.category == known[wanted]
+            mask &= self.category == self._category(category)
         return mask
+
+    def _category(self, category: str) -> str:
+        """The held category a request names: exact, else the one case-insensitive match."""
+        held = self.categories()
+        if category in held:
+            return category
+        matches = [c for c in held if c.casefold() == category.casefold()]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise BadRequest(f"category {category!r} is ambiguous: {', '.join(matches)}")
+        raise BadRequest(
+            f"no incidents of category {category!r} in {self.dataset.name} "
+            f"(categories: {', '.join(held)})"
+        )
 
 
 class IncidentCache:

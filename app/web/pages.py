@@ -31,4 +31,9 @@ def map_page(request: Request, settings: SettingsDep, principal: PrincipalDep) -
         "attribution": ATTRIBUTION,
         "suppressionThreshold": settings.suppression_threshold,
     }
-    return templates.TemplateResponse(request, "map.html", {"config": config})
+    response = templates.TemplateResponse(request, "map.html", {"config": config})
+    # The page keeps a bearer token in sessionStorage: other sites may not frame it
+    # (embeds, under /embed/, are the pages meant for iframes).
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

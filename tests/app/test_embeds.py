@@ -272,7 +272,12 @@ def test_who_may_create_and_revoke(eatlas: Atlas) -> None:
 
 
 def test_http_create_page_and_revoke(eclient: TestClient, eatlas: Atlas) -> None:
-    body = {"dataset": DATASET, "by": "wards:2019", "areas": list(AREAS), "expires": "2099-01-01"}
+    body = {
+        "dataset": DATASET,
+        "by": "wards:2019",
+        "areas": list(AREAS),
+        "expires": (date.today() + timedelta(days=200)).isoformat(),
+    }
     _problem(eclient.post("/api/v1/embeds", json=body), 401)
     headers = _bearer(eatlas, "analyst")
     _problem(eclient.post("/api/v1/embeds", json={**body, "layer": "areas"}, headers=headers), 400)
@@ -374,7 +379,7 @@ def test_cli_create_prints_path_and_iframe_then_revoke(
 
     made = run(
         "create", "--dataset", DATASET, "--by", "wards", "--areas", ",".join(AREAS),
-        "--from", "2023-01", "--to", "2023-01", "--expires", "2099-12-31", "--json",
+        "--from", "2023-01", "--to", "2023-01", "--expires", (date.today() + timedelta(days=300)).isoformat(), "--json",
     )  # fmt: skip
     assert made.exit_code == 0, made.stderr
     doc = json.loads(made.stdout)
@@ -390,7 +395,15 @@ def test_cli_create_prints_path_and_iframe_then_revoke(
     key = key_file.read_text().strip().encode()
     assert mac == b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
-    human = run("create", "--dataset", DATASET, "--by", "wards", "--expires", "2099-12-31")
+    human = run(
+        "create",
+        "--dataset",
+        DATASET,
+        "--by",
+        "wards",
+        "--expires",
+        (date.today() + timedelta(days=300)).isoformat(),
+    )
     assert human.exit_code == 0 and human.stdout.startswith("/embed/")
     assert "<iframe" in human.stdout
 

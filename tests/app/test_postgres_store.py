@@ -48,3 +48,23 @@ def test_init_ingest_count_on_postgresql(pg_url: str, shared_data: Path, tmp_pat
         assert all(r["population"] for r in table["rows"])
     finally:
         atlas.close()
+
+
+def test_long_partner_strings_fit_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    atlas = Atlas.open(settings=Settings(database_url=pg_url, var_dir=tmp_path), migrate=True)
+    try:
+        atlas.init(empty=True)
+        long_category = "Anti-social behaviour: " + "x" * 400
+        csv = tmp_path / ("f" * 240 + ".csv")
+        csv.write_text(f"Ref,Type,Month,Area\nr1,{long_category},2022-03,{'E' * 50}\n")
+        prof = tmp_path / "p.toml"
+        prof.write_text(
+            'name = "long"\n[columns]\nrecord_id = "Ref"\ncategory = "Type"\n'
+            'supplied_area = "Area"\n[dates]\nmonth = "Month"\n'
+        )
+        (out,) = atlas.ingest([csv], "long", profile=str(prof))
+        assert out.report["accepted"] == 1
+        cols = atlas.store.batches.load_incidents(atlas.store.datasets.get("long").id)
+        assert cols["category"][0] == long_category
+    finally:
+        atlas.close()

@@ -143,8 +143,7 @@ def change(
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | Response:
     """Per area: this period vs the previous one or the same period last year (exact test)."""
-    ds = atlas.readable_dataset(dataset, principal)
-    out = atlas.trends.change(ds, by, first, last, category, compare, principal)
+    out = atlas.change(dataset, by, first, last, category, compare, principal)
     return _csv_or_json(out, format, f"{dataset}-change.csv")
 
 
@@ -160,8 +159,7 @@ def area_summary(
     category: str | None = None,
 ) -> dict[str, Any]:
     """One area's monthly series with its seasonal baseline; change vs before and last year."""
-    ds = atlas.readable_dataset(dataset, principal)
-    return atlas.trends.area_summary(ds, by, area, first, last, category, principal)
+    return atlas.area_summary(dataset, by, area, first, last, category, principal)
 
 
 @router.get("/timeprofile")
@@ -174,5 +172,4 @@ def timeprofile(
     category: str | None = None,
 ) -> dict[str, Any]:
     """Incidents by day of week x hour of day (aoristic for time windows)."""
-    ds = atlas.readable_dataset(dataset, principal)
-    return atlas.trends.time_profile(ds, first, last, category, principal)
+    return atlas.time_profile(dataset, first, last, category, principal)
