@@ -141,14 +141,21 @@ def test_keyboard_enter_opens_an_area_and_escape_returns_focus(
     assert second_code and second_code != first.get_attribute("data-code")
     page.keyboard.press("Enter")
     page.wait_for_selector("#panel h2")
-    assert page.evaluate("document.activeElement.tagName") == "H2"
+    # Focus and the status message follow the panel asynchronously: wait for them, don't race.
+    page.wait_for_function("document.activeElement.tagName === 'H2'", timeout=15_000)
     name = page.locator("#panel h2").inner_text()
     label = page.locator(f"path[data-code='{second_code}']").get_attribute("aria-label")
     assert label.startswith(f"{name}: ")
-    assert page.locator("#status[role=status]").inner_text() == f"Details of {name}."
+    page.wait_for_function(
+        "([t]) => document.querySelector('#status[role=status]').innerText === t",
+        arg=[f"Details of {name}."],
+        timeout=15_000,
+    )
     page.keyboard.press("Escape")
-    assert page.locator("#panel").is_hidden()
-    assert page.evaluate("document.activeElement.dataset.code") == second_code
+    page.wait_for_selector("#panel", state="hidden", timeout=15_000)
+    page.wait_for_function(
+        "([c]) => document.activeElement.dataset.code === c", arg=[second_code], timeout=15_000
+    )
 
 
 def test_downloads_csv_and_png_of_the_current_view(page: Any, live_server: LiveServer) -> None:
