@@ -27,7 +27,8 @@ def create_token(
     scope: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
     """(token id, full token). The full token is shown once and never stored."""
-    if role not in (*ROLES, "embed"):
+    if role not in ROLES:
+        # Embed tokens are scoped and signed: they come from `atlas embeds create` only.
         raise BadRequest(f"role must be one of {', '.join(ROLES)}")
     if role == "partner" and not partner:
         raise BadRequest("a partner token needs --partner")

@@ -61,7 +61,9 @@ def tokens_create(
     """Create a token; it is printed once and cannot be shown again."""
     with failures():
         until = _date(expires) if expires else None
-        token_id, token = create_token(open_atlas(db).store, role, partner, until)
+        atlas = open_atlas(db)
+        token_id, token = create_token(atlas.store, role, partner, until)
+        atlas.store.audit.log("cli", "token.create", token_id, {"role": role, "partner": partner})
         out = {"token": token, "id": token_id, "role": role, "partner": partner, "expires": expires}
         emit(out, as_json, _print_token)
 
@@ -85,7 +87,9 @@ def _print_token(out: dict[str, Any]) -> None:
 def tokens_revoke(token_id: str, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Revoke a token by its id."""
     with failures():
-        rec = open_atlas(db).store.tokens.revoke(token_id)
+        atlas = open_atlas(db)
+        rec = atlas.store.tokens.revoke(token_id)
+        atlas.store.audit.log("cli", "token.revoke", token_id, {})
         emit({"id": rec.id, "revoked_at": rec.revoked_at}, as_json, print_mapping)
 
 
@@ -120,6 +124,9 @@ def datasets_configure(
         if access is not None and access not in ACCESS_LEVELS:
             raise BadRequest(f"access must be one of {', '.join(ACCESS_LEVELS)}")
         rec = atlas.store.datasets.configure(dataset, owner, access)
+        atlas.store.audit.log(
+            "cli", "dataset.configure", dataset, {"owner": owner, "access": access}
+        )
         emit(
             {"dataset": rec.name, "owner": rec.owner, "access": rec.access}, as_json, print_mapping
         )
