@@ -181,9 +181,17 @@ class Atlas:
         if not create:
             return self.store.datasets.get(name)
         _check_name(name)
-        return self.store.datasets.create(
-            name, owner, access or ("restricted" if owner else "open")
-        )
+        try:
+            return self.store.datasets.create(
+                name, owner, access or ("restricted" if owner else "open")
+            )
+        except Conflict:
+            # Another process created it between our look and our insert: use theirs.
+            raced = self.store.datasets.find(name)
+            if raced is None:
+                raise
+            _check_unchanged(raced, owner, access)
+            return raced
 
     def ingest(
         self,
