@@ -99,29 +99,23 @@ class Batch(Base):
     )
 
 
-class Incident(Base):
-    __tablename__ = "incidents"
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
-    source_row: Mapped[int] = mapped_column(Integer)
-    source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
-    month: Mapped[str] = mapped_column(String(7))
-    occurred_from: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    occurred_to: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    category: Mapped[str] = mapped_column(Text)
-    easting: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    northing: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    precision_m: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    geocode_method: Mapped[str] = mapped_column(String(16))
-    location_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    supplied_area: Mapped[str | None] = mapped_column(Text, nullable=True)
-    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
-    flags: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (
-        Index("ix_incidents_batch", "batch_id", "id"),
-        Index("ix_incidents_dataset_source_id", "dataset_id", "source_id"),
+class BatchIncidents(Base):
+    """Every incident of one batch, column-wise (see :mod:`app.store.columnar`).
+
+    A batch is immutable, so its incidents are one compressed Arrow IPC value: one insert per
+    batch, and loads read only the columns they need. ``id_hashes`` holds the sorted distinct
+    64-bit hashes of the batch's record ids (little-endian uint64), read on their own to find
+    repeats of ids already held.
+    """
+
+    __tablename__ = "batch_incidents"
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
     )
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    n_incidents: Mapped[int] = mapped_column(Integer)
+    arrow_ipc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_hashes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BoundaryVersion(Base):

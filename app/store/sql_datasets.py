@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import BatchExists, Conflict, NotFound
-from app.store.convert import from_db_values, incident_tuples
+from app.store.columnar import decode_tables, encode, hash_strings, id_hashes
 from app.store.engine import bump_data_version, insert_assignments, utc_now
-from app.store.models import Assignment, Batch, Dataset, Incident, Partner
+from app.store.models import Assignment, Batch, BatchIncidents, Dataset, Partner
 from app.store.records import (
     INCIDENT_COLUMNS,
     BatchRecord,
@@ -21,9 +23,6 @@ from app.store.records import (
     NewBatch,
     PartnerRecord,
 )
-
-INSERT_CHUNK = 20_000
-LOOKUP_CHUNK = 5_000
 
 
 class SqlDatasets:
@@ -177,33 +176,32 @@ class SqlBatches:
     ) -> np.ndarray:
         """Which of ``candidates`` (source record ids) active batches of the dataset already hold.
 
-        An indexed lookup of just these ids in driver-level chunks (SQLAlchemy compiling
-        thousands of bind parameters cost more than the query), not a scan of every id held.
+        Reads only the batches' id hashes; a batch's ids themselves are read only when one of
+        the candidates' hashes is among its own, and the answer is their exact comparison.
         """
-        wanted = sorted({str(c) for c in candidates.tolist() if c})
-        if not wanted:
+        wanted = pa.array(np.asarray(candidates, dtype=object), type=pa.string(), from_pandas=True)
+        wanted = pc.unique(pc.filter(wanted, pc.not_equal(pc.fill_null(wanted, ""), "")))
+        if len(wanted) == 0:
             return np.array([], dtype=str)
-        excluded = [int(b) for b in exclude_batches]
-        found: list[str] = []
+        hashes = np.unique(hash_strings(wanted))
+        q = (
+            select(BatchIncidents.batch_id, BatchIncidents.id_hashes)
+            .join(Batch, Batch.id == BatchIncidents.batch_id)
+            .where(BatchIncidents.dataset_id == dataset_id, Batch.superseded_by.is_(None))
+            .where(BatchIncidents.batch_id.not_in([int(b) for b in exclude_batches]))
+        )
         with self.engine.connect() as conn:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            skip = f" AND b.id NOT IN ({', '.join([mark] * len(excluded))})" if excluded else ""
-            active = (
-                f"SELECT b.id FROM batches b WHERE b.dataset_id = {mark} "
-                f"AND b.superseded_by IS NULL{skip}"
-            )
-            if conn.exec_driver_sql(active, (dataset_id, *excluded)).first() is None:
-                return np.array([], dtype=str)
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                chunk = wanted[start : start + LOOKUP_CHUNK]
-                sql = (
-                    f"SELECT DISTINCT source_id FROM incidents WHERE dataset_id = {mark} "
-                    f"AND batch_id IN ({active}) "
-                    f"AND source_id IN ({', '.join([mark] * len(chunk))})"
-                )
-                rows = conn.exec_driver_sql(sql, (dataset_id, dataset_id, *excluded, *chunk))
-                found.extend(r[0] for r in rows if r[0] is not None)
-        return np.array(found, dtype=str)
+            rows = conn.execute(q).all()
+        suspects = [
+            int(r[0])
+            for r in rows
+            if np.isin(hashes, np.frombuffer(r[1], dtype="<u8"), assume_unique=True).any()
+        ]
+        if not suspects:
+            return np.array([], dtype=str)
+        held = pa.array(self._columns(suspects, ["source_id"])["source_id"], type=pa.string())
+        found = pc.filter(wanted, pc.is_in(wanted, value_set=held))
+        return np.array(found.to_pylist(), dtype=str)
 
     def write(
         self,
@@ -231,7 +229,15 @@ class SqlBatches:
         assignments: dict[int, np.ndarray],
     ) -> int:
         batch_id = self._insert_batch(conn, dataset_id, new)
-        _bulk_insert_incidents(conn, incidents, dataset_id, batch_id)
+        conn.execute(
+            insert(BatchIncidents).values(
+                batch_id=batch_id,
+                dataset_id=dataset_id,
+                n_incidents=len(incidents),
+                arrow_ipc=encode(incidents.columns),
+                id_hashes=id_hashes(incidents["source_id"]).tobytes(),
+            )
+        )
         for version_id, area_idx in assignments.items():
             insert_assignments(conn, version_id, {batch_id: area_idx})
         if new.replaces:
@@ -276,37 +282,35 @@ class SqlBatches:
     def load_incidents(
         self, dataset_id: int, columns: Sequence[str] | None = None
     ) -> IncidentColumns:
-        """Incidents of the dataset's active batches in (batch, id) order."""
-        names = list(columns or INCIDENT_COLUMNS)
-        cols = [getattr(Incident, n) for n in names]
+        """Incidents of the dataset's active batches in (batch, source order) order."""
         q = (
-            select(Incident.batch_id, *cols)
-            .join(Batch, Batch.id == Incident.batch_id)
-            .where(Incident.dataset_id == dataset_id, Batch.superseded_by.is_(None))
-            .order_by(Incident.batch_id, Incident.id)
+            select(BatchIncidents.batch_id, BatchIncidents.n_incidents)
+            .join(Batch, Batch.id == BatchIncidents.batch_id)
+            .where(BatchIncidents.dataset_id == dataset_id, Batch.superseded_by.is_(None))
+            .order_by(BatchIncidents.batch_id)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        transposed = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 1)
-        data = {
-            n: from_db_values(transposed[i + 1], INCIDENT_COLUMNS[n]) for i, n in enumerate(names)
-        }
+            held = conn.execute(q).all()
+        batch_ids = [int(r[0]) for r in held]
+        data = self._columns(batch_ids, list(columns or INCIDENT_COLUMNS))
         if "month" not in data:
-            data["month"] = np.empty(len(rows), dtype=object)
-        return IncidentColumns(data, np.array(transposed[0], dtype=np.int64))
+            data["month"] = self._columns(batch_ids, ["month"])["month"]
+        sizes = [int(r[1]) for r in held]
+        return IncidentColumns(data, np.repeat(np.array(batch_ids, dtype=np.int64), sizes))
+
+    def _columns(self, batch_ids: Sequence[int], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The named incident columns of the given batches, concatenated in that order."""
+        q = select(BatchIncidents.batch_id, BatchIncidents.arrow_ipc).where(
+            BatchIncidents.batch_id.in_(list(batch_ids))
+        )
+        with self.engine.connect() as conn:
+            blobs = {int(r[0]): bytes(r[1]) for r in conn.execute(q)}
+        return decode_tables([blobs[b] for b in batch_ids], names)
 
     def batch_locations(self, batch_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """Easting and northing (NaN when unlocated) of one batch's incidents in id order."""
-        q = (
-            select(Incident.easting, Incident.northing)
-            .where(Incident.batch_id == batch_id)
-            .order_by(Incident.id)
-        )
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        e = from_db_values([r[0] for r in rows], "float64")
-        n = from_db_values([r[1] for r in rows], "float64")
-        return e, n
+        """Easting and northing (NaN when unlocated) of one batch's incidents in source order."""
+        cols = self._columns([batch_id], ["easting", "northing"])
+        return cols["easting"], cols["northing"]
 
     def assignments(self, version_id: int, batch_ids: Sequence[int]) -> dict[int, np.ndarray]:
         q = select(Assignment.batch_id, Assignment.area_idx).where(
@@ -342,15 +346,3 @@ def _batch(b: Row[Any]) -> BatchRecord:
         report=dict(b.report or {}),
         created_at=b.created_at,
     )
-
-
-def _bulk_insert_incidents(
-    conn: Any, incidents: IncidentColumns, dataset_id: int, batch_id: int
-) -> None:
-    """One driver-level executemany of plain tuples: SQLAlchemy's per-row work cost more than
-    SQLite's own on large batches. The SQL is built from fixed column names only."""
-    names, rows = incident_tuples(incidents.columns, dataset_id, batch_id)
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO incidents ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
-    for start in range(0, len(rows), INSERT_CHUNK):
-        conn.exec_driver_sql(sql, rows[start : start + INSERT_CHUNK])
