@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from app.access.principal import OPERATOR, Principal
-from app.errors import AppError, BadRequest, Conflict
+from app.errors import AppError, BadRequest, Conflict, NotFound
 from app.ingest.pipeline import (
     IngestContext,
     Outcome,
@@ -47,6 +47,7 @@ from app.settings import Settings, get_settings
 from app.store import Store, open_store
 from app.store.records import BoundaryVersionRecord, DatasetRecord
 from geo.disclosure import suppression_mask
+from geo.errors import InvalidInput
 
 ACCESS_LEVELS = ("open", "partner", "restricted")
 DEMO_DATASET = "police-uk-surrey"
@@ -180,7 +181,7 @@ class Atlas:
             return found
         if not create:
             return self.store.datasets.get(name)
-        _check_name(name)
+        check_name("dataset", name)
         try:
             return self.store.datasets.create(
                 name, owner, access or ("restricted" if owner else "open")
@@ -235,22 +236,43 @@ class Atlas:
     ) -> list[Outcome]:
         step = _stepper(progress, total=4 * len(sources))
         tables = self._read_all(sources, profile, step)
+        existed = self.store.datasets.find(dataset) is not None
         ds = self.dataset(dataset, owner, access, create=True)
+        done: list[Outcome] = []
+        try:
+            self._ingest_tables(ds, sources, tables, profile, partner, idempotency_key, step, done)
+        except Exception:
+            if not existed and not done:
+                # A failed first load leaves no empty dataset behind.
+                self.store.datasets.delete_if_empty(ds.id)
+            raise
+        return done
+
+    def _ingest_tables(
+        self,
+        ds: DatasetRecord,
+        sources: Sequence[SourceFile],
+        tables: Sequence[RawTable],
+        profile: Profile,
+        partner: str | None,
+        idempotency_key: str | None,
+        step: Callable[[str], None],
+        done: list[Outcome],
+    ) -> None:
+        """Ingest read files one atomic batch each, appending each outcome to ``done``."""
         ctx = self._context(step)
         who = partner if partner is not None else (ds.owner or "")
-        done: list[Outcome] = []
         for s, t in zip(sources, tables, strict=True):
             try:
                 done.append(ingest_source(ctx, ds, s, t, profile, who, idempotency_key))
             except AppError as exc:
                 # Each file is its own atomic batch: say which failed and what already landed.
                 landed = ", ".join(f"{o.batch.id} ({o.report.get('file')})" for o in done)
-                exc.detail = f"{s.name}: {exc.detail}" + (
-                    f" [batches already written by this command: {landed}]" if landed else ""
-                )
-                exc.args = (exc.detail,)
+                _name_file(exc, s.name)
+                if landed:
+                    exc.detail += f" [batches already written by this command: {landed}]"
+                    exc.args = (exc.detail,)
                 raise
-        return done
 
     def dry_run(
         self,
@@ -284,7 +306,11 @@ class Atlas:
         tables = []
         for s in sources:
             step(f"reading {s.name}")
-            tables.append(read_checked(s, profile))
+            try:
+                tables.append(read_checked(s, profile))
+            except AppError as exc:
+                _name_file(exc, s.name)
+                raise
         return tables
 
     def _context(self, step: Callable[[str], None]) -> IngestContext:
@@ -414,6 +440,18 @@ class Atlas:
     def geocode(self, queries: Sequence[str]) -> list[GeocodeResult]:
         return [self.geocoder.geocode(q) for q in queries]
 
+    def geocode_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:
+        """Every query's result, or ``{"query", "error"}`` for one that cannot be geocoded: one
+        bad postcode in a list does not lose the others."""
+        out: list[dict[str, Any]] = []
+        for q in queries:
+            try:
+                out.append({"query": q, **self.geocoder.geocode(q).as_dict()})
+            except (BadRequest, NotFound, InvalidInput) as exc:
+                # This query's own fault; a missing grid or store still fails the whole call.
+                out.append({"query": q, "error": getattr(exc, "detail", str(exc))})
+        return out
+
 
 #: Progress callback: (stage description, steps done, steps in all).
 ProgressFn = Callable[[str, int, int], None]
@@ -432,6 +470,13 @@ def _stepper(progress: ProgressFn | None, total: int) -> Callable[[str], None]:
     return step
 
 
+def _name_file(exc: AppError, name: str) -> None:
+    """Start an error's message with the file it is about (once)."""
+    if not exc.detail.startswith(f"{name}:"):
+        exc.detail = f"{name}: {exc.detail}"
+        exc.args = (exc.detail,)
+
+
 def _check_unchanged(found: DatasetRecord, owner: str | None, access: str | None) -> None:
     clashes = []
     if owner is not None and owner != found.owner:
@@ -445,8 +490,9 @@ def _check_unchanged(found: DatasetRecord, owner: str | None, access: str | None
         )
 
 
-def _check_name(name: str) -> None:
+def check_name(kind: str, name: str) -> None:
+    """Dataset and partner names appear in URLs, file names and tokens: keep them plain."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", name):
         raise BadRequest(
-            f"dataset name {name!r}: letters, digits, '-', '_', '.'; start with a letter or digit"
+            f"{kind} name {name!r}: letters, digits, '-', '_', '.'; start with a letter or digit"
         )

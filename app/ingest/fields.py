@@ -35,10 +35,28 @@ class When:
     kind: str  # "month", "date", "datetime" or "window"
 
 
-def parse_formats(values: np.ndarray, formats: Sequence[str], excel: bool) -> np.ndarray:
-    """datetime64[s] for each string, trying each format in turn (NaT where none fits)."""
+#: strptime directives that carry a time of day; a format without any gives a date only.
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%T", "%R", "%X", "%c", "%s")
+_DAY = np.timedelta64(1, "D")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Parsed values: ``ts`` (NaT where no format fits) and whether each carried a time of day."""
+
+    ts: np.ndarray
+    timed: np.ndarray
+
+
+def parse_formats(values: np.ndarray, formats: Sequence[str], excel: bool) -> Parsed:
+    """datetime64[s] for each string, trying each format in turn (NaT where none fits).
+
+    A value read by a format without a time directive, or an Excel serial without a fraction
+    of a day, is a date only: ``timed`` is False for it.
+    """
     arr = pa.array(values, type=pa.string())
     out = np.full(len(values), NAT)
+    timed = np.zeros(len(values), dtype=bool)
     todo = np.ones(len(values), dtype=bool)
     for fmt in formats:
         if not todo.any():
@@ -46,12 +64,14 @@ def parse_formats(values: np.ndarray, formats: Sequence[str], excel: bool) -> np
         parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
         got = parsed.is_valid().to_numpy(zero_copy_only=False) & todo
         out[got] = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")[got]
+        timed[got] = any(d in fmt for d in _TIME_DIRECTIVES)
         todo &= ~got
     if excel and todo.any():
         serial = _excel_serials(values)
         got = todo & ~np.isnat(serial)
         out[got] = serial[got]
-    return out
+        timed[got] = serial[got] != serial[got].astype("datetime64[D]")
+    return Parsed(out, timed)
 
 
 def _excel_serials(values: np.ndarray) -> np.ndarray:
@@ -71,6 +91,15 @@ def _excel_serials(values: np.ndarray) -> np.ndarray:
     return np.where(ok, out, NAT)
 
 
+def _whole_days(parsed: Parsed) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of each value: an exact time stays one instant; a date only becomes the
+    window of its whole day, [00:00, next 00:00) (windows are half-open), so the day is kept
+    and no hour is invented."""
+    start = parsed.ts
+    end = np.where(parsed.timed, start, start + _DAY)
+    return start, end
+
+
 def _months(ts: np.ndarray) -> np.ndarray:
     out = np.full(len(ts), "", dtype=object)
     ok = ~np.isnat(ts)
@@ -87,18 +116,27 @@ def _reasons(values: np.ndarray, parsed: np.ndarray, empty_reason: str) -> np.nd
 
 
 def parse_when(table: RawTable, spec: Dates, today: date) -> When:
-    """Parse the occurrence date of each row according to the profile's [dates] section."""
+    """Parse the occurrence date of each row according to the profile's [dates] section.
+
+    Kinds: ``month`` (no date or time is invented), ``date`` (each incident's day, held as the
+    window of that day), ``datetime`` (exact times; date-only values among them become day
+    windows) and ``window`` (from/to; a date-only ``to`` runs to the end of its day).
+    """
     if spec.month is not None:
         values = table.columns[spec.month]
-        ts = parse_formats(values, spec.month_formats, excel=False)
+        ts = parse_formats(values, spec.month_formats, excel=False).ts
         reason = _reasons(values, ts, "missing_date")
         # A month is not a time: start/end stay unknown so nothing invents a time of day.
         unknown = np.full(len(ts), NAT)
         return _finish(ts, unknown, unknown.copy(), reason, "month", today)
     if spec.datetime is not None:
         values = table.columns[spec.datetime]
-        ts = parse_formats(values, spec.datetime_formats + spec.date_formats, spec.excel_serials)
-        return _finish(ts, ts, ts, _reasons(values, ts, "missing_date"), "datetime", today)
+        parsed = parse_formats(
+            values, spec.datetime_formats + spec.date_formats, spec.excel_serials
+        )
+        start, end = _whole_days(parsed)
+        reason = _reasons(values, parsed.ts, "missing_date")
+        return _finish(parsed.ts, start, end, reason, "datetime", today)
     if spec.date is not None:
         return _date_and_time(table, spec, today)
     return _window(table, spec, today)
@@ -107,32 +145,44 @@ def parse_when(table: RawTable, spec: Dates, today: date) -> When:
 def _date_and_time(table: RawTable, spec: Dates, today: date) -> When:
     assert spec.date is not None
     values = table.columns[spec.date]
-    day = parse_formats(values, spec.date_formats + spec.datetime_formats, spec.excel_serials)
+    parsed = parse_formats(values, spec.date_formats + spec.datetime_formats, spec.excel_serials)
+    day = parsed.ts
     reason = _reasons(values, day, "missing_date")
     if spec.time is None:
-        return _finish(day, np.full(len(day), NAT), np.full(len(day), NAT), reason, "date", today)
+        start, end = _whole_days(parsed)
+        return _finish(day, start, end, reason, "date", today)
     times = table.columns[spec.time]
-    tod = parse_formats(times, spec.time_formats, excel=False)
+    tod = parse_formats(times, spec.time_formats, excel=False).ts
     seconds = (tod - tod.astype("datetime64[D]")).astype("timedelta64[s]")
-    start = np.where(np.isnat(tod), NAT, day.astype("datetime64[D]") + seconds)
+    exact = day.astype("datetime64[D]") + seconds
+    # A missing time of day leaves the incident's whole day, as for a date-only column.
+    midnight = day.astype("datetime64[D]").astype("datetime64[s]")
+    start = np.where(np.isnat(tod), midnight, exact)
+    end = np.where(np.isnat(tod), midnight + _DAY, exact)
     bad_time = np.isnat(tod) & (times != "") & (reason == "")
     reason[bad_time] = "invalid_time"
-    return _finish(day, start, start, reason, "datetime", today)
+    return _finish(day, start, end, reason, "datetime", today)
 
 
 def _window(table: RawTable, spec: Dates, today: date) -> When:
     assert spec.from_ is not None
     fmts = spec.datetime_formats + spec.date_formats
     from_values = table.columns[spec.from_]
-    start = parse_formats(from_values, fmts, spec.excel_serials)
+    first = parse_formats(from_values, fmts, spec.excel_serials)
+    start = first.ts
     reason = _reasons(from_values, start, "missing_date")
     if spec.to is None:
-        return _finish(start, start, start, reason, "datetime", today)
+        start, end = _whole_days(first)
+        return _finish(first.ts, start, end, reason, "datetime", today)
     to_values = table.columns[spec.to]
-    end = parse_formats(to_values, fmts, spec.excel_serials)
-    end = np.where(np.isnat(end) & (to_values == ""), start, end)
+    last = parse_formats(to_values, fmts, spec.excel_serials)
+    end = _whole_days(last)[1]
+    # No end given: the window is the start alone (its whole day when the start is a date).
+    end = np.where(np.isnat(end) & (to_values == ""), _whole_days(first)[1], end)
     reason[(reason == "") & np.isnat(end)] = "invalid_date"
-    reason[(reason == "") & (end < start)] = "window_ends_before_start"
+    # Compare the end as written (a date-only end is its day's start) with the start.
+    written_end = np.where(np.isnat(last.ts), end, last.ts)
+    reason[(reason == "") & (written_end < start)] = "window_ends_before_start"
     return _finish(start, start, end, reason, "window", today)
 
 

@@ -113,13 +113,14 @@ def prepare_batch(
     rows = _clean(ctx, table, profile)
     months = tuple(sorted({m for m in rows.when.month[rows.keep].tolist() if m}))
     stream = _stream(table, profile, partner, rows.keep)
-    replaces = _replaced_batches(ctx.store, dataset, stream, months)
+    replaced = _replaced_batches(ctx.store, dataset, stream, months)
+    replaces = tuple(b.id for b in replaced)
     dup = _duplicates(ctx.store, dataset, table, profile, rows.keep, replaces)
     accepted = rows.keep & ~dup
     ctx.progress(f"assigning {source.name}")
     incidents = _incidents(table, profile, rows, accepted)
     assignments = ctx.areas.assign_all(incidents["easting"], incidents["northing"])
-    report = _report(source, table, profile, rows, accepted, dup, months, replaces)
+    report = _report(source, table, profile, rows, accepted, dup, months, replaced)
     new = NewBatch(
         dataset=dataset.name,
         partner=partner,
@@ -231,10 +232,10 @@ def _stream(table: RawTable, profile: Profile, partner: str, keep: np.ndarray) -
 
 def _replaced_batches(
     store: Store, dataset: DatasetRecord, stream: str, months: tuple[str, ...]
-) -> tuple[int, ...]:
+) -> list[BatchRecord]:
     """Active batches of this stream that this file corrects (their months all re-sent)."""
     wanted = set(months)
-    replaced: list[int] = []
+    replaced: list[BatchRecord] = []
     for b in store.batches.all(dataset.id, active_only=True):
         overlap = wanted & set(b.months)
         if b.stream != stream or not overlap:
@@ -245,8 +246,8 @@ def _replaced_batches(
                 f"({b.filename}, months {', '.join(b.months)}) but not all of it; "
                 "a correction must re-send every month of the batch it replaces"
             )
-        replaced.append(b.id)
-    return tuple(replaced)
+        replaced.append(b)
+    return replaced
 
 
 def _duplicates(
@@ -316,7 +317,7 @@ def _report(
     accepted: np.ndarray,
     dup: np.ndarray,
     months: tuple[str, ...],
-    replaces: tuple[int, ...],
+    replaced: list[BatchRecord],
 ) -> dict[str, Any]:
     rejected = count_reasons(rows.reason)
     if table.malformed:
@@ -324,7 +325,7 @@ def _report(
     located = np.isfinite(rows.located.easting)
     report: dict[str, Any] = {
         "batch_id": None,
-        "status": "replaced" if replaces else "new",
+        "status": "replaced" if replaced else "new",
         "file": source.name,
         "sha256": source.sha256,
         "profile": profile.name,
@@ -338,8 +339,11 @@ def _report(
         "duplicates": int(dup.sum()),
         "identical_rows": int((accepted & rows.identical).sum()),
         "rejected": rejected,
-        "replaced_batches": list(replaces),
+        "replaced_batches": [b.id for b in replaced],
     }
+    if replaced:
+        # What the correction takes away, beside what it brings: a short re-send shows at once.
+        report["replaced_accepted"] = sum(int(b.report.get("accepted", 0)) for b in replaced)
     discarded = count_reasons(rows.discarded[accepted])
     if discarded:
         report["location_discarded"] = discarded

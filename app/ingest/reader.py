@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from app.errors import BadRequest, UnreadableFile
+from app.errors import BadRequest, PayloadTooLarge, UnreadableFile
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
@@ -118,7 +118,7 @@ def _open_path(path: Path, max_bytes: int, strict: bool) -> Iterator[SourceFile]
         yield SourceFile(path.name[:-3], gunzip(path.name, path.read_bytes(), max_bytes))
     elif name.endswith(CSV_SUFFIXES) or strict:
         if path.stat().st_size > max_bytes:
-            raise BadRequest(f"{path.name} is larger than the {max_bytes // 2**20} MB limit")
+            raise PayloadTooLarge(f"{path.name} is larger than the {max_bytes // 2**20} MB limit")
         yield SourceFile(path.name, path.read_bytes())
 
 
@@ -129,7 +129,7 @@ def open_upload(filename: str, data: bytes, max_bytes: int) -> SourceFile:
     large members costs nothing to refuse.
 
     Raises UnreadableFile (corrupt data; a zip holding more than one CSV), BadRequest (a zip
-    holding no CSV; output beyond ``max_bytes``).
+    holding no CSV), PayloadTooLarge (output beyond ``max_bytes``).
     """
     lower = filename.lower()
     if lower.endswith(".zip"):
@@ -145,7 +145,7 @@ def gunzip(name: str, data: bytes, max_bytes: int) -> bytes:
         d = zlib.decompressobj(wbits=31)
         out = d.decompress(data, max_bytes + 1)
         if len(out) > max_bytes:
-            raise BadRequest(f"{name} decompresses to more than {max_bytes // 2**20} MB")
+            raise PayloadTooLarge(f"{name} decompresses to more than {max_bytes // 2**20} MB")
         if not d.eof:
             raise UnreadableFile(f"{name}: gzip data is truncated")
         return out
@@ -162,8 +162,8 @@ def read_zip(
     a zip's headers declare are not trusted. With ``max_members``, an archive holding more CSV
     members is refused before any is decompressed.
 
-    Raises BadRequest (no CSV member; a member beyond ``max_bytes``), UnreadableFile (corrupt
-    zip; more CSV members than ``max_members``).
+    Raises BadRequest (no CSV member), PayloadTooLarge (a member beyond ``max_bytes``),
+    UnreadableFile (corrupt zip; more CSV members than ``max_members``).
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -197,7 +197,7 @@ def _csv_members(name: str, zf: zipfile.ZipFile, limit: int | None) -> list[zipf
 def _read_member(
     name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int
 ) -> SourceFile:
-    too_big = BadRequest(f"{info.filename} in {name} is larger than {max_bytes // 2**20} MB")
+    too_big = PayloadTooLarge(f"{info.filename} in {name} is larger than {max_bytes // 2**20} MB")
     if info.file_size > max_bytes:
         # An honest header lets a large member be refused without decompressing it.
         raise too_big
@@ -258,8 +258,26 @@ def read_table(source: SourceFile, delimiter: str = ",") -> RawTable:
     table = _fast_parse(text, header, delimiter)
     if table is None:
         table = _careful_parse(text, header, delimiter)
+        _refuse_truncated(source.name, text, table)
+    if table.n_rows == 0 and not table.malformed:
+        raise UnreadableFile(f"{source.name}: no data rows, only a header")
     table.encoding = encoding
     return table
+
+
+def _refuse_truncated(name: str, text: bytes, table: RawTable) -> None:
+    """A file whose last record is short and has no line break after it was cut off (a failed
+    download or copy): loading its first part would silently replace a whole month."""
+    if not table.malformed or text.rstrip(b" \t").endswith((b"\n", b"\r")):
+        return
+    last_kept = int(table.source_row.max()) if table.n_rows else 0
+    number, reason, _raw = table.malformed[-1]
+    if number > last_kept:
+        raise UnreadableFile(
+            f"{name}: the last record ({number}) {reason} and the file does not end with a line "
+            "break: it looks truncated, so nothing was loaded (if the file is complete, fix its "
+            "last record)"
+        )
 
 
 def _header(name: str, text: bytes, delimiter: str) -> list[str]:

@@ -324,6 +324,12 @@ class Trends:
         caveats = []
         if profile.method == "none":
             caveats.append(month_only_caveat())
+        day_only = _day_only(frame.occurred_from[mask], frame.occurred_to[mask])
+        if day_only:
+            caveats.append(
+                f"{day_only} incidents are known only to the day (no time of day was given); "
+                "each is spread evenly over the 24 hours of its day."
+            )
         if principal.suppressed:
             cells = np.round(profile.table).astype(np.int64).ravel()
             hide = suppression_mask(cells, self.threshold).reshape(7, 24)
@@ -337,6 +343,7 @@ class Trends:
             "n_exact": profile.n_exact,
             "n_window": profile.n_window,
             "n_untimed": profile.n_untimed,
+            "n_day_only": day_only,
             "period": _period_of(frame, mask, first, last),
             "category": category,
             "caveats": caveats,
@@ -355,3 +362,10 @@ def _period_of(
     lo = first or (str(min(months.tolist())) if len(months) else None)
     hi = last or (str(max(months.tolist())) if len(months) else None)
     return {"from": lo, "to": hi}
+
+
+def _day_only(start: np.ndarray, end: np.ndarray) -> int:
+    """Incidents whose window is one whole day (a date without a time of day)."""
+    midnight = start == start.astype("datetime64[D]")
+    whole_day = (end - start) == np.timedelta64(1, "D")
+    return int((midnight & whole_day).sum())

@@ -89,7 +89,9 @@ class IncidentColumns:
     """Incidents as aligned numpy columns (one element per incident).
 
     ``easting``/``northing`` are EPSG:27700 metres, NaN when unlocated. ``month`` is ``YYYY-MM``.
-    ``occurred_from``/``occurred_to`` are NaT when only the month (or date) is known.
+    ``occurred_from``/``occurred_to`` are NaT when only the month is known; otherwise the
+    half-open window ``[occurred_from, occurred_to)`` (equal for an exact time; a date without
+    a time of day is its whole day, midnight to the next midnight).
     """
 
     columns: dict[str, np.ndarray]

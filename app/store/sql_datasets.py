@@ -100,6 +100,16 @@ class SqlDatasets:
                 bump_data_version(conn)
         return self.get(name)
 
+    def delete_if_empty(self, dataset_id: int) -> bool:
+        """Delete a dataset that holds no batch (in one statement: a batch landing meanwhile
+        keeps it). True when it was deleted."""
+        has_batch = select(Batch.id).where(Batch.dataset_id == dataset_id).exists()
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                delete(Dataset).where(Dataset.id == dataset_id, ~has_batch)
+            ).rowcount
+        return bool(gone)
+
 
 def _dataset_query() -> Any:
     return select(

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.atlas import Atlas
-from app.errors import BadRequest, ProfileError, UnreadableFile
+from app.errors import PayloadTooLarge, ProfileError, UnreadableFile
 from app.http.factory import create_app
 from app.http.routers import datasets as datasets_router
 from app.ingest import profiles
@@ -195,7 +195,7 @@ def test_zip_members_are_read_through_a_capped_stream(monkeypatch: pytest.Monkey
     assert got.data == body
     assert sizes and all(0 <= n <= 10_001 for n in sizes)
     monkeypatch.undo()
-    with pytest.raises(BadRequest, match="larger than"):
+    with pytest.raises(PayloadTooLarge, match="larger than"):
         read_zip("x.zip", data, max_bytes=len(body) - 1)
 
 

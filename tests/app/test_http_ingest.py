@@ -95,9 +95,14 @@ def test_upload_cap_and_bad_files_are_problems(atlas: Atlas, tmp_path: Path) -> 
             c.post("/api/v1/datasets/d/batches", files=wrong, headers=headers), 422
         )
         assert "needs columns" in doc["detail"]
-    assert atlas.store.datasets.find("d") is None or not atlas.store.batches.all(
-        atlas.store.datasets.get("d").id
-    )
+        # A small gzip that inflates past the cap is the same 413 as a large body.
+        bomb = {"file": ("bomb.csv.gz", gzip.compress(b"a,b\n" + b"1,2\n" * 600_000))}
+        doc = _assert_problem(
+            c.post("/api/v1/datasets/d/batches", files=bomb, headers=headers), 413
+        )
+        assert "decompresses to more than 1 MB" in doc["detail"]
+    # Failed first uploads leave no dataset behind.
+    assert atlas.store.datasets.find("d") is None
 
 
 def test_partner_datasets_are_private(client: TestClient, atlas: Atlas, shared_data: Path) -> None:

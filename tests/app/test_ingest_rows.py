@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.atlas import Atlas
-from app.errors import Conflict, ProfileError
+from app.errors import Conflict, ProfileError, UnreadableFile
 from app.ingest.profiles import parse_profile
+from geo.errors import GeoError
+from tests.app.conftest import make_settings
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
 
@@ -223,3 +226,104 @@ def test_a_partners_new_dataset_is_private_and_settings_never_silently_ignored(
         atlas.ingest(
             [write(tmp_path, "e.csv", police_csv([UNLOCATED]))], "open-data", owner="council"
         )
+
+
+DATETIME_PROFILE = """
+name = "when"
+default_category = "ASB"
+[dates]
+datetime = "When"
+[[locations]]
+kind = "gridref"
+gridref = "G"
+"""
+
+
+def test_a_date_without_a_time_keeps_its_day_and_invents_no_hour(
+    atlas: Atlas, tmp_path: Path
+) -> None:
+    """A date-only value in a datetime column is the window of its whole day: the day (and so
+    the day of week) is kept, its weight spread 1/24 over the hours; exact times stay exact."""
+    prof = tmp_path / "when.toml"
+    prof.write_text(DATETIME_PROFILE)
+    rows = [
+        "When,G",
+        "16/03/2022,SU9949",  # a Wednesday, date only
+        "2022-03-17,SU9949",  # a Thursday, date only
+        "44650,SU9949",  # Excel serial without a fraction: 2022-03-30 (a Wednesday), date only
+        "2022-03-18 13:30:00,SU9949",  # a Friday, exact
+        "44635.5,SU9949",  # Excel serial 2022-03-15 12:00 (a Tuesday), exact
+    ]
+    path = write(tmp_path, "when.csv", ("\n".join(rows) + "\n").encode())
+    (out,) = atlas.ingest([path], "when", profile=str(prof))
+    assert out.report["accepted"] == 5
+    cols = atlas.store.batches.load_incidents(atlas.store.datasets.get("when").id)
+    assert [str(v) for v in cols["occurred_from"]] == [
+        "2022-03-16T00:00:00",
+        "2022-03-17T00:00:00",
+        "2022-03-30T00:00:00",
+        "2022-03-18T13:30:00",
+        "2022-03-15T12:00:00",
+    ]
+    assert [str(v) for v in cols["occurred_to"]] == [
+        "2022-03-17T00:00:00",  # windows are half-open: the whole of 2022-03-16
+        "2022-03-18T00:00:00",
+        "2022-03-31T00:00:00",
+        "2022-03-18T13:30:00",
+        "2022-03-15T12:00:00",
+    ]
+    profile = atlas.time_profile("when")
+    table = np.array(profile["table"])
+    assert profile["n_exact"] == 2 and profile["n_window"] == 3 and profile["n_day_only"] == 3
+    assert table.sum() == pytest.approx(5)
+    # Wednesday (row 2): two whole days, 2/24 in every hour; Thursday: 1/24; Friday 13:00: 1.
+    np.testing.assert_allclose(table[2], np.full(24, 2 / 24))
+    np.testing.assert_allclose(table[3], np.full(24, 1 / 24))
+    assert table[4, 13] == pytest.approx(1) and table[1, 12] == pytest.approx(1)
+    assert any("known only to the day" in c for c in profile["caveats"])
+
+
+def test_a_truncated_file_is_refused_and_the_month_it_would_replace_stays(
+    atlas: Atlas, shared_data: Path, tmp_path: Path
+) -> None:
+    """A download cut off mid-record must not become a correction of the whole month."""
+    full = shared_data / "crime" / "surrey" / "2022-03-surrey-street.csv"
+    (first,) = atlas.ingest([full], "s")
+    data = full.read_bytes()
+    cut = write(tmp_path, "2022-03-cut.csv", data[: len(data) // 2 - 7])
+    with pytest.raises(UnreadableFile, match="looks truncated"):
+        atlas.ingest([cut], "s")
+    ds = atlas.store.datasets.get("s")
+    assert [b.id for b in atlas.store.batches.all(ds.id, active_only=True)] == [first.batch.id]
+    # Cut exactly at a record's end there is nothing to tell; the correction then says what it
+    # takes away beside what it brings.
+    lines = data.split(b"\r\n")
+    half = write(tmp_path, "2022-03-half.csv", b"\r\n".join(lines[:3001]) + b"\r\n")
+    (short,) = atlas.ingest([half], "s")
+    assert short.report["status"] == "replaced"
+    assert short.report["accepted"] + sum(short.report["rejected"].values()) == 3000
+    assert short.report["replaced_accepted"] == first.report["accepted"] == 7612
+
+
+def test_a_file_of_only_a_header_is_refused(atlas: Atlas, tmp_path: Path) -> None:
+    path = write(tmp_path, "h.csv", police_csv([]))
+    with pytest.raises(UnreadableFile, match="no data rows"):
+        atlas.ingest([path], "h")
+    assert atlas.store.datasets.find("h") is None
+
+
+def test_a_failed_first_load_leaves_no_empty_dataset(template_db: Path, tmp_path: Path) -> None:
+    """The OSTN15 grid is missing: the geocoding step fails after the dataset was made."""
+    path = tmp_path / "atlas.db"
+    shutil.copy(template_db, path)
+    broken = Atlas.open(settings=make_settings(path, ostn15_grid=tmp_path / "missing.tif"))
+    try:
+        with pytest.raises(GeoError, match=r"missing\.tif"):
+            broken.ingest([write(tmp_path, "g.csv", police_csv([GOOD]))], "gg")
+        assert broken.store.datasets.find("gg") is None
+        broken.store.datasets.create("kept", None, "open")
+        with pytest.raises(GeoError):
+            broken.ingest([write(tmp_path, "k.csv", police_csv([GOOD]))], "kept")
+        assert broken.store.datasets.find("kept") is not None  # it existed before: kept
+    finally:
+        broken.close()
