@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from app.access.tokens import create_token
-from app.atlas import ACCESS_LEVELS
+from app.atlas import ACCESS_LEVELS, check_name
 from app.cli.common import (
     DbOpt,
     JsonOpt,
@@ -35,6 +35,7 @@ def partners_add(
 ) -> None:
     """Register a partner organisation."""
     with failures():
+        check_name("partner", partner)
         rec = open_atlas(db).store.datasets.add_partner(partner, name or partner)
         emit({"partner": rec.code, "name": rec.name}, as_json, print_mapping)
 
@@ -145,5 +146,35 @@ def datasets_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
                 "batches": len(atlas.store.batches.all(d.id, active_only=True)),
             }
             for d in atlas.store.datasets.all()
+        ]
+        emit(rows, as_json, print_table)
+
+
+@datasets_cli.command("batches")
+def datasets_batches(
+    dataset: str,
+    active: Annotated[
+        bool, typer.Option("--active", help="Only batches still in use (not corrected)")
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A dataset's batch history: every file loaded, its report, and what corrected it."""
+    with failures():
+        atlas = open_atlas(db)
+        ds = atlas.store.datasets.get(dataset)
+        rows = [
+            {
+                "batch": b.id,
+                "file": b.filename,
+                "loaded": b.created_at,
+                "status": b.status,
+                "months": ",".join(b.months),
+                "rows": b.report.get("rows_read"),
+                "accepted": b.report.get("accepted"),
+                "rejected": sum((b.report.get("rejected") or {}).values()),
+                "superseded_by": b.superseded_by,
+            }
+            for b in atlas.store.batches.all(ds.id, active_only=active)
         ]
         emit(rows, as_json, print_table)

@@ -169,7 +169,12 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command()
     def reassign(
-        csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Aggregate table by area")],
+        csv_path: Annotated[
+            Path,
+            typer.Argument(
+                metavar="CSV", help="Aggregate table by area", exists=True, dir_okay=False
+            ),
+        ],
         sel_from: Annotated[str, typer.Option("--from", help="Version the table is on")],
         sel_to: Annotated[str, typer.Option("--to", help="Version to move it to")],
         code_field: Annotated[str, typer.Option(help="Column with the area code")],

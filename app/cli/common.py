@@ -27,7 +27,21 @@ DbOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 
 err_console = Console(stderr=True)
-out_console = Console()
+#: Piped output is not cut to 80 columns: tables are read by scripts and by wide terminals.
+out_console = Console(width=None if sys.stdout.isatty() else 240)
+#: ``atlas --db URL <command>``: the store for every command that is not given its own --db.
+_root_db: str | None = None
+
+
+def use_store(db: str | None) -> None:
+    """Remember the root ``--db`` for commands given none of their own."""
+    global _root_db  # noqa: PLW0603 - one CLI invocation, one store
+    _root_db = db
+
+
+def store_url(db: str | None) -> str | None:
+    """The store URL a command uses: its own --db, else the root --db, else the settings'."""
+    return db or _root_db
 
 
 class CliFailure(Exception):
@@ -61,7 +75,15 @@ def _fail(message: str) -> None:
 
 def open_atlas(db: str | None, migrate: bool = False) -> Atlas:
     """The engine over the store named by ``--db`` (or the settings)."""
-    return Atlas.open(database_url=db, settings=get_settings(), migrate=migrate)
+    return open_atlas_with(db, {}, migrate=migrate)
+
+
+def open_atlas_with(db: str | None, overrides: dict[str, Any], migrate: bool = False) -> Atlas:
+    """The engine over the store named by ``--db``, with settings overridden for this run."""
+    settings = get_settings()
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    return Atlas.open(database_url=store_url(db), settings=settings, migrate=migrate)
 
 
 def jsonable(value: Any) -> Any:
@@ -99,7 +121,7 @@ def print_table(
     cols = columns or list(rows[0])
     table = Table(title=title)
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")  # wrap a long value, never cut it
     for r in rows:
         table.add_row(*("" if r.get(c) is None else str(jsonable(r.get(c))) for c in cols))
     out_console.print(table)

@@ -12,16 +12,21 @@ import uvicorn
 
 from app.cli import admin, analysis, boundaries, embeds
 from app.cli.common import (
+    CliFailure,
     DbOpt,
     JsonOpt,
     emit,
     failures,
     open_atlas,
+    open_atlas_with,
     out_console,
     print_mapping,
     print_table,
+    store_url,
+    use_store,
 )
 from app.cli.progress import progress_reporter
+from app.cli.usage import click_errors
 from app.http.factory import create_app
 from app.ingest.report import summarise
 from app.services.postcodes import PostcodeFields
@@ -36,6 +41,14 @@ cli = typer.Typer(
 )
 postcodes_cli = typer.Typer(help="Postcode -> grid reference lookup.", no_args_is_help=True)
 population_cli = typer.Typer(help="Resident population per area.", no_args_is_help=True)
+
+
+@cli.callback()
+def _root(db: DbOpt = None) -> None:
+    # `atlas --db URL <command>`: the store for the whole invocation.
+    use_store(db)
+
+
 cli.add_typer(boundaries.cli, name="boundaries")
 cli.add_typer(postcodes_cli, name="postcodes")
 cli.add_typer(population_cli, name="population")
@@ -103,12 +116,21 @@ def ingest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the files and report; write nothing")
     ] = False,
+    max_distance_km: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Reject located rows further than this from the partnership area "
+            "(default ATLAS_MAX_DISTANCE_KM or 50; 0 = no limit, e.g. another force's data)",
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load incident files and print the batch report of each."""
     with failures():
-        atlas = open_atlas(db)
+        limit = {} if max_distance_km is None else {"max_distance_km": max_distance_km}
+        atlas = open_atlas_with(db, limit)
         if dry_run:
             _dry_run(atlas, paths, dataset, profile, partner, as_json)
             return
@@ -202,9 +224,14 @@ def geocode(
 ) -> None:
     """Easting/northing (EPSG:27700) and a 10-figure grid reference for each query."""
     with failures():
-        atlas = open_atlas(db)
-        results = [r.as_dict() for r in atlas.geocode(queries)]
+        results = open_atlas(db).geocode_each(queries)
         emit(results, as_json, print_table)
+        failed = [r for r in results if "error" in r]
+        if failed:
+            raise CliFailure(
+                f"{len(failed)} of {len(results)} queries could not be geocoded "
+                f"(first: {failed[0]['query']!r}: {failed[0]['error']})"
+            )
 
 
 @postcodes_cli.command("import")
@@ -262,8 +289,8 @@ def serve(
     """Serve the HTTP API and the map page."""
     with failures():
         settings = get_settings()
-        if db:
-            settings = settings.model_copy(update={"database_url": db})
+        if store_url(db):
+            settings = settings.model_copy(update={"database_url": store_url(db)})
         application = create_app(settings)
         out_console.print(
             f"Community Safety Atlas on http://{host}:{port}  (map: /map, API docs: /docs)"
@@ -276,5 +303,19 @@ analysis.register(cli)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point. Usage errors are one line on stderr (exit 2), like every
+    other failure; help still prints in full."""
+    try:
+        code = cli(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else "atlas --help")
+        code = 0
+    except click_errors.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "atlas"
+        message = " ".join(exc.format_message().split())
+        print(f"atlas: error: {message} (see `{where} --help`)", file=sys.stderr)
+        code = exc.exit_code
+    except typer.Abort:
+        print("atlas: error: aborted", file=sys.stderr)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -80,3 +80,78 @@ def test_counts_csv_and_json(db: Path, shared_data: Path) -> None:
         "counts", "--dataset", "counts-cli", "--by", "districts", "--format", "csv", db=db
     ).stdout
     assert csv_text.splitlines()[0] == "area_code,area_name,count"
+
+
+def bare(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command exactly as typed (no --db appended)."""
+    return subprocess.run([*ATLAS, *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ingest", "x.csv"),  # missing --dataset
+        ("counts", "--dataset", "d", "--by", "districts", "--bogus"),
+        ("nosuch",),
+        ("geocode",),
+        ("reassign", "/nonexistent.csv", "--from", "wards:2013", "--to", "wards:2019"),
+    ],
+)
+def test_usage_errors_are_one_line(args: tuple[str, ...]) -> None:
+    out = bare(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("atlas: error: ")
+    assert "--help" in out.stderr
+
+
+def test_store_named_before_the_command(db: Path) -> None:
+    listed = json.loads(bare("--db", f"sqlite:///{db}", "boundaries", "list", "--json").stdout)
+    assert len(listed) == 5
+
+
+def test_geocode_keeps_the_good_answers_when_one_query_fails(db: Path) -> None:
+    out = run("geocode", "SU9949", "XX 123", "TQ", "--json", db=db, check=False)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "1 of 3 queries" in out.stderr
+    got = json.loads(out.stdout)
+    assert [r["query"] for r in got] == ["SU9949", "XX 123", "TQ"]
+    assert got[0]["easting"] == 499000 and got[2]["northing"] == 100000
+    assert set(got[1]) == {"query", "error"} and "XX" in got[1]["error"]
+
+
+def test_piped_tables_are_never_cut(db: Path) -> None:
+    out = run("geocode", "SU 99417 49731", db=db).stdout
+    assert "SU 99417 49731" in out and "easting-northing" not in out
+    assert "gridref" in out and "…" not in out
+
+
+def test_partner_names_are_checked(db: Path) -> None:
+    bad = run("partners", "add", "bad name!", db=db, check=False)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    assert "partner name 'bad name!'" in bad.stderr
+
+
+def test_batch_history_and_distance_limit(db: Path, tmp_path: Path) -> None:
+    header = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
+    far = "z1,2022-04,X,X,-1.449245,53.585310,Barnsley,,,Burglary,,"  # 230 km from Surrey
+    near = "z2,2022-04,X,X,-0.57,51.24,Guildford,,,Burglary,,"
+    first = tmp_path / "a.csv"
+    first.write_text("\n".join([header, far, near]) + "\n")
+    out = json.loads(run("ingest", str(first), "--dataset", "hist", "--json", db=db).stdout)
+    assert out["rejected"] == {"beyond_max_distance": 1} and out["accepted"] == 1
+    second = tmp_path / "b.csv"
+    second.write_text("\n".join([header, far, near, near.replace("z2", "z3")]) + "\n")
+    fix = json.loads(
+        run(
+            "ingest", str(second), "--dataset", "hist", "--max-distance-km", "0", "--json", db=db
+        ).stdout
+    )
+    assert fix["status"] == "replaced" and fix["accepted"] == 3 and fix["rejected"] == {}
+    assert fix["replaced_accepted"] == 1
+    history = json.loads(run("datasets", "batches", "hist", "--json", db=db).stdout)
+    assert [(b["file"], b["superseded_by"]) for b in history] == [
+        ("a.csv", fix["batch_id"]),
+        ("b.csv", None),
+    ]
+    active = json.loads(run("datasets", "batches", "hist", "--active", "--json", db=db).stdout)
+    assert [b["batch"] for b in active] == [fix["batch_id"]]
