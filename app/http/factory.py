@@ -10,7 +10,17 @@ from app.access.embeds import service_secret
 from app.atlas import Atlas
 from app.http import problems
 from app.http.guard import UploadGuard
-from app.http.routers import analysis, boundaries, datasets, embeds, geocode, health, ogc, tiles
+from app.http.routers import (
+    analysis,
+    boundaries,
+    datasets,
+    docs,
+    embeds,
+    geocode,
+    health,
+    ogc,
+    tiles,
+)
 from app.settings import Settings, get_settings
 from app.store import open_store
 from app.web import pages
@@ -26,6 +36,9 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
     app = FastAPI(
         title="Community Safety Atlas",
         version="0.1.0",
+        # Served from our own static files (routers/docs.py): the CDN pages are blank offline.
+        docs_url=None,
+        redoc_url=None,
         description=(
             "Counts, rates and hotspots of partnership incident data on any version of any "
             "boundary set. Coordinates are British National Grid (EPSG:27700) unless stated. "
@@ -52,6 +65,7 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
     app.add_middleware(UploadGuard, max_upload_mb=settings.max_upload_mb)
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(geocode.router, prefix=API_PREFIX)
     app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(analysis.router, prefix=API_PREFIX)
