@@ -59,7 +59,7 @@ def render(out_path: Path, results: dict[str, Any]) -> int:
 
 
 def run_case(name: str, ctx: Context, out: dict[str, Any]) -> None:
-    """Run one case, filing it under ``cases``, ``pending`` or ``failures``."""
+    """Run one case, filing it under ``cases``, ``absolute``, ``pending`` or ``failures``."""
     module = case_registry.load(name)
     reason = module.pending()
     if reason is not None:
@@ -79,7 +79,9 @@ def run_case(name: str, ctx: Context, out: dict[str, Any]) -> None:
         out["failures"].append({"name": name, "reason": f"{type(exc).__name__}: {exc}"})
         return
     entry["case_wall_s"] = round(time.perf_counter() - start, 1)
-    out["cases"].append(entry)
+    # `cases` holds only rated comparisons (every field a number, as INTERFACE.md's schema
+    # says); a measurement with no peer (tile server latency) is filed under `absolute`.
+    out["cases" if entry["peer_s"] is not None else "absolute"].append(entry)
     if entry["peer_s"] is None:
         _say(f"{name}: ours {entry['ours_s']:.4g} s (absolute; no peer)")
     else:
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "machine": machine(args.quick), "cases": [], "pending": [], "failures": [],
+        "machine": machine(args.quick), "cases": [], "absolute": [], "pending": [],
+        "failures": [],
     }  # fmt: skip
     inputs = Inputs()
     with tempfile.TemporaryDirectory(prefix="atlas-bench-") as tmp:

@@ -151,16 +151,19 @@ def _case_rows(cases: list[dict[str, Any]]) -> list[str]:
         "|---|---:|---:|---|---:|---:|---:|:---:|",
     ]
     for c in cases:
-        if c["peer_s"] is None:
-            peer_time, speedup = "—", "—"
-        else:
-            peer_time = _fmt_s(c["peer_s"]) + (" (extrapolated)" * bool(c.get("peer_extrapolated")))
-            speedup = f"{c['speedup']:,.4g}×"
+        peer_time = _fmt_s(c["peer_s"]) + (" (extrapolated)" * bool(c.get("peer_extrapolated")))
+        speedup = f"{c['speedup']:,.4g}×"
         target = "" if c.get("target") is None else f"≥ {c['target']:g}"
         rows.append(
             f"| `{c['name']}` | {c['n']:,} | {_fmt_s(c['ours_s'])} | {c['peer']} | {peer_time} |"
             f" {speedup} | {target} | {_verdict(c)} |"
         )
+    return rows
+
+
+def _absolute_rows(cases: list[dict[str, Any]]) -> list[str]:
+    rows = ["| case | n | measured | what |", "|---|---:|---:|---|"]
+    rows += [f"| `{c['name']}` | {c['n']:,} | {_fmt_s(c['ours_s'])} | {c['ours']} |" for c in cases]
     return rows
 
 
@@ -228,6 +231,9 @@ def write_readme(folder: Path, results: dict[str, Any]) -> Path:
         f"![speedups per case against their targets]({SPEEDUP_PNG})",
         "",
     ]
+    if results.get("absolute"):
+        lines += ["### Absolute measurements (no peer)", "", *_absolute_rows(results["absolute"])]
+        lines.append("")
     if results.get("pending"):
         lines += ["### Pending cases", ""]
         lines += [f"* `{p['name']}` — pending: {p['reason']}" for p in results["pending"]]
@@ -236,7 +242,7 @@ def write_readme(folder: Path, results: dict[str, Any]) -> Path:
         lines += ["### FAILED cases", ""]
         lines += [f"* `{f['name']}` — **failed**: {f['reason']}" for f in results["failures"]]
         lines.append("")
-    lines += ["## Case details", "", *_details(results["cases"])]
+    lines += ["## Case details", "", *_details(results["cases"] + results.get("absolute", []))]
     lines += ["## Scaling", "", *_scaling_rows(results.get("scaling")), ""]
     lines += [f"![time and peak memory against n]({SCALING_PNG})", ""]
     path = folder / "README.md"

@@ -61,7 +61,7 @@ def test_quick_run_succeeds_and_leaves_committed_results_alone(quick_run: dict[s
 
 def test_every_case_is_reported_measured_or_pending(quick_run: dict[str, Any]) -> None:
     results = quick_run["results"]
-    measured = {c["name"] for c in results["cases"]}
+    measured = {c["name"] for c in results["cases"] + results["absolute"]}
     pending = {p["name"] for p in results["pending"]}
     assert results["failures"] == []
     assert measured | pending == set(cases.CASE_NAMES)
@@ -79,15 +79,17 @@ def test_results_follow_the_interface_schema(quick_run: dict[str, Any]) -> None:
         assert isinstance(case["n"], int) and case["n"] > 0
         assert isinstance(case["peer"], str) and case["peer"]
         assert isinstance(case["ours_s"], float) and case["ours_s"] > 0
-        if case["target"] is None:  # an absolute measurement (tile server latency): no peer
-            assert case["peer_s"] is None and case["speedup"] is None
-            continue
         for key in ("peer_s", "speedup"):
             assert isinstance(case[key], float) and case[key] > 0, (case["name"], key)
         assert case["speedup"] == pytest.approx(case["peer_s"] / case["ours_s"], rel=1e-3)
         assert case["meets_target"] == (case["speedup"] >= case["target"])
         assert min(case["repeats"].values()) >= 3
         assert len(case["ours_runs_s"]) == case["repeats"]["ours"]
+        assert not any("warm-up, so it was timed" in note for note in case["notes"])
+    # A measurement without a peer is kept apart, so `cases` is all numbers.
+    (latency,) = results["absolute"]
+    assert latency["name"] == "tile_server_p95" and latency["peer_s"] is None
+    assert isinstance(latency["ours_s"], float) and latency["ours_s"] > 0
 
 
 def test_each_case_checked_correctness_before_timing(quick_run: dict[str, Any]) -> None:
