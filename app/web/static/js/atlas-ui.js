@@ -280,26 +280,47 @@
       `${label}${period}: ${cur} vs ${prev}${pct} — `, el("strong", { text: c.direction || "no test" }), p);
   }
 
-  /** Figures of one area: rows of [label, value] plus its summary (or why it is missing). */
-  function renderPanel(container, area, figures, summary, onClose) {
-    const heading = el("h2", { tabindex: "-1", text: area.name });
-    const close = el("button", { type: "button", class: "panel-close", "aria-label": `Close details of ${area.name}`, text: "×", onclick: onClose });
+  function panelBody(figures, summary) {
     const dl = el("dl", { class: "figures" }, figures.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
-    const parts = [close, heading, el("p", { class: "note", text: `${area.code} · ${area.boundary}` }), dl];
     if (summary && summary.series) {
       const unavailable = (summary.meta && summary.meta.comparisons_unavailable) || {};
-      parts.push(el("h3", { text: "Trend" }), sparkline(summary.series), seriesTable(summary.series));
-      parts.push(el("ul", { class: "comparisons" },
-        comparison("Compared with the period before", summary.vs_previous, unavailable.vs_previous),
-        comparison("Compared with the same period last year", summary.vs_last_year, unavailable.vs_last_year)));
-    } else if (summary && summary.error) {
-      parts.push(el("p", { class: "note", text: `Trend not available: ${summary.error}` }));
-    } else {
-      parts.push(el("p", { class: "note", text: "Loading the trend…" }));
+      return [dl, el("h3", { text: "Trend" }), sparkline(summary.series), seriesTable(summary.series),
+        el("ul", { class: "comparisons" },
+          comparison("Compared with the period before", summary.vs_previous, unavailable.vs_previous),
+          comparison("Compared with the same period last year", summary.vs_last_year, unavailable.vs_last_year))];
     }
-    container.replaceChildren(...parts);
+    if (summary && summary.error) return [dl, el("p", { class: "note", text: `Trend not available: ${summary.error}` })];
+    return [dl, el("p", { class: "note", text: "Loading the trend…" })];
+  }
+
+  /**
+   * Figures of one area: rows of [label, value] plus its summary (or why it is missing).
+   * Rendering the same area again (its trend arrived) keeps the heading and close button, so
+   * keyboard focus on them survives; focus inside the replaced part moves to the heading.
+   * Returns the heading (tabindex -1) for the caller to focus.
+   */
+  function renderPanel(container, area, figures, summary, onClose) {
+    let heading = container.querySelector(":scope > h2");
+    if (!heading || container.dataset.code !== area.code) {
+      heading = el("h2", { tabindex: "-1", text: area.name });
+      const close = el("button", { type: "button", class: "panel-close", "aria-label": `Close details of ${area.name}`, text: "×", onclick: onClose });
+      const where = el("p", { class: "note", text: `${area.code} · ${area.boundary}` });
+      container.replaceChildren(close, heading, where, el("div", { class: "panel-body" }));
+      container.dataset.code = area.code;
+    }
+    const body = container.querySelector(".panel-body");
+    const focusLost = body.contains(document.activeElement);
+    body.replaceChildren(...panelBody(figures, summary));
     container.hidden = false;
+    if (focusLost) heading.focus();
     return heading;
+  }
+
+  /** Empty and hide an area panel. */
+  function clearPanel(container) {
+    container.hidden = true;
+    container.replaceChildren();
+    delete container.dataset.code;
   }
 
   /** Count, rate and interval of one counts row, as [label, value] rows. */
@@ -415,6 +436,6 @@
 
   global.AtlasUI = {
     el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
-    renderLegend, legendNotes, renderPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap,
+    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap,
   };
 })(window);

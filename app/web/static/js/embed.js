@@ -19,8 +19,7 @@
   }
 
   function closePanel() {
-    $("panel").hidden = true;
-    $("panel").replaceChildren();
+    U.clearPanel($("panel"));
     const opened = state.opened;
     state.opened = null;
     if (opened && opened.getElement()) opened.getElement().focus();

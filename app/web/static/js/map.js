@@ -227,9 +227,7 @@
   /* -- the area panel --------------------------------------------------------------------- */
 
   function closePanel(refocus) {
-    const panel = $("panel");
-    panel.hidden = true;
-    panel.replaceChildren();
+    U.clearPanel($("panel"));
     const opened = state.opened;
     state.opened = null;
     if (refocus && opened && opened.getElement()) opened.getElement().focus();
@@ -257,6 +255,15 @@
     }
     if (state.opened !== (layer || null) || panel.hidden) return;
     U.renderPanel(panel, area, figures, summary, () => closePanel(true));
+  }
+
+  function goToPicked() {
+    const code = $("area-pick").value;
+    if (!code || !state.areas) { status("Choose an area first."); return; }
+    const layer = state.areas.getLayers().find((l) => l.feature.properties.code === code);
+    if (!layer) return;
+    map.fitBounds(layer.getBounds(), { maxZoom: 14 });
+    openArea(code, layer);
   }
 
   /* -- downloads and print ---------------------------------------------------------------- */
@@ -402,11 +409,11 @@
   $("dataset").addEventListener("change", async () => { await loadCategories($("dataset").value, false); draw(); });
   for (const id of CONTROLS.slice(1)) $(id).addEventListener("change", draw);
   $("controls").addEventListener("submit", (e) => { e.preventDefault(); draw(); });
-  $("area-pick").addEventListener("change", () => {
-    const code = $("area-pick").value;
-    if (!code || !state.areas) return;
-    const layer = state.areas.getLayers().find((l) => l.feature.properties.code === code);
-    if (layer) { map.fitBounds(layer.getBounds(), { maxZoom: 14 }); openArea(code, layer); }
+  // The area picker opens an area when the choice is committed (Enter or the Go button), not on
+  // every change: in Chromium each arrow key in a closed select is a change (WCAG 3.2.2).
+  $("area-pick-form").addEventListener("submit", (e) => { e.preventDefault(); goToPicked(); });
+  $("area-pick").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); goToPicked(); }
   });
   $("dl-csv").addEventListener("click", () => download("csv"));
   $("dl-geojson").addEventListener("click", () => download("geojson"));
