@@ -144,9 +144,28 @@
   /** Resting outline when the tiles draw none (area hotspots leave insignificant areas blank). */
   const OUTLINED = { weight: 1, opacity: 0.55 };
 
+  const ARROWS = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] };
+
+  /** The area whose centre lies nearest in direction [dx, dy] (screen axes), or null. */
+  function neighbour(map, layers, from, [dx, dy]) {
+    const centre = (l) => map.latLngToLayerPoint(l.getBounds().getCenter());
+    const a = centre(from);
+    let best = null, bestScore = Infinity;
+    for (const l of layers) {
+      if (l === from) continue;
+      const b = centre(l), along = (b.x - a.x) * dx + (b.y - a.y) * dy;
+      if (along <= 0) continue;
+      const score = along + 2 * Math.abs((b.x - a.x) * dy - (b.y - a.y) * dx);
+      if (score < bestScore) { best = l; bestScore = score; }
+    }
+    return best;
+  }
+
   /**
    * Areas drawn transparent above the tiles: hover outlines them, click or Enter opens them.
    * describe(feature) gives the text for the tooltip and the screen-reader label.
+   * The areas are one tab stop (roving tabindex): arrow keys move to the neighbouring area in
+   * that direction, Home and End to the first and last by name, so Tab leaves the map at once.
    */
   function areaLayer(map, geojson, describe, onOpen, outlined) {
     const rest = outlined ? OUTLINED : { weight: 3, opacity: 0 };
@@ -160,20 +179,46 @@
         l.bindTooltip(() => escapeHtml(describe(feature)), { sticky: true, direction: "top", opacity: 0.95 });
       },
     }).addTo(map);
-    layer.eachLayer((l) => {
+    const byName = layer.getLayers().filter((l) => l.getElement())
+      .sort((a, b) => String(a.feature.properties.name).localeCompare(String(b.feature.properties.name)));
+    let stop = null;
+    const makeStop = (l) => {
+      if (stop && stop !== l) stop.getElement().setAttribute("tabindex", "-1");
+      l.getElement().setAttribute("tabindex", "0");
+      stop = l;
+    };
+    const moveTo = (l) => {
+      if (!l) return;
+      makeStop(l);
+      const centre = l.getBounds().getCenter();
+      if (!map.getBounds().contains(centre)) map.panTo(centre, { animate: false });
+      l.getElement().focus({ preventScroll: true });
+    };
+    const keys = (l, e) => {
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.key === "Enter" || e.key === " ") onOpen(l.feature, l);
+      else if (ARROWS[e.key]) moveTo(neighbour(map, byName, l, ARROWS[e.key]));
+      else if (e.key === "Home" || e.key === "End") moveTo(byName[e.key === "Home" ? 0 : byName.length - 1]);
+      else return;
+      e.preventDefault();
+      e.stopPropagation();
+    };
+    for (const l of byName) {
       const path = l.getElement();
-      if (!path) return;
-      const f = l.feature;
-      path.setAttribute("tabindex", "0");
+      path.setAttribute("tabindex", "-1");
       path.setAttribute("role", "button");
-      path.setAttribute("aria-label", `${describe(f)}. Press Enter for details.`);
-      path.dataset.code = f.properties.code;
-      path.addEventListener("focus", () => l.setStyle(lit));
+      path.setAttribute("aria-label", `${describe(l.feature)}. Press Enter for details.`);
+      path.dataset.code = l.feature.properties.code;
+      path.addEventListener("focus", () => { makeStop(l); l.setStyle(lit); });
       path.addEventListener("blur", () => l.setStyle(rest));
-      path.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onOpen(f, l); }
-      });
-    });
+      path.addEventListener("keydown", (e) => keys(l, e));
+    }
+    if (byName.length) {
+      makeStop(byName[0]);
+      const root = byName[0].getElement().ownerSVGElement;
+      root.setAttribute("role", "group");
+      root.setAttribute("aria-label", "Areas: arrow keys move between neighbouring areas, Enter opens one");
+    }
     return layer;
   }
 
@@ -424,6 +469,22 @@
     setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 2000);
   }
 
+  /**
+   * Skip links move focus to their target without touching the URL fragment (the map page
+   * keeps its view there).
+   */
+  function wireSkipLinks() {
+    for (const a of document.querySelectorAll("a.skip-link[href^='#']")) {
+      a.addEventListener("click", (e) => {
+        const target = document.getElementById(a.getAttribute("href").slice(1));
+        if (!target) return;
+        e.preventDefault();
+        if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+        target.focus();
+      });
+    }
+  }
+
   function addBasemap(map, cfg) {
     if (!cfg.basemapUrl) return null;
     return L.tileLayer(cfg.basemapUrl, {
@@ -436,6 +497,6 @@
 
   global.AtlasUI = {
     el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
-    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap,
+    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks,
   };
 })(window);

@@ -60,6 +60,7 @@
     }
   }
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("panel").hidden) closePanel(); });
+  U.wireSkipLinks();
   window.AtlasEmbed = { map, state };
   init();
 })();

@@ -446,6 +446,8 @@
   });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("panel").hidden) closePanel(true); });
 
+  U.wireSkipLinks();
+
   window.AtlasMap = { map, state, draw, openArea };
   init();
 })();
