@@ -230,6 +230,15 @@
     });
   }
 
+  /* -- boundary labels ---------------------------------------------------------------------- */
+
+  /** A boundary version for people: its title, else e.g. "Wards (2019)" (never "wards:2019"). */
+  function boundaryLabel(b) {
+    if (b.title) return b.title;
+    const name = String(b.set || "");
+    return `${name.charAt(0).toUpperCase()}${name.slice(1)} (${b.version})`;
+  }
+
   /* -- legend -------------------------------------------------------------------------------- */
 
   function swatch(colour) {
@@ -497,6 +506,6 @@
 
   global.AtlasUI = {
     el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
-    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks,
+    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks, boundaryLabel,
   };
 })(window);

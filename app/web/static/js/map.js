@@ -10,6 +10,7 @@
   const CONTROLS = ["dataset", "category", "from", "to", "by", "measure", "classes", "hotspots"];
   const HOTSPOT_GRID_M = 500;
   const FADED = 0.45;
+  const PHONE = window.matchMedia("(max-width: 700px)");
   const state = {
     seq: 0, draws: 0, geo: new Map(), rows: new Map(), areaBy: null, areas: null, choropleth: null,
     hotspots: null, legend: null, hotLegend: null, period: null, opened: null, fitted: null,
@@ -91,7 +92,8 @@
     const [datasets, boundaries] = await Promise.all([api.json("/api/v1/datasets"), api.json("/api/v1/boundaries")]);
     fillSelect($("dataset"), datasets.map((d) => [d.dataset, `${d.dataset}${d.access !== "open" ? ` (${d.access})` : ""}`]));
     const sorted = boundaries.slice().sort((a, b) => a.set.localeCompare(b.set) || a.valid_from.localeCompare(b.valid_from));
-    fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${b.title || b.set} — ${b.set} ${b.version} (${b.features} areas)`]));
+    fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${U.boundaryLabel(b)} — ${U.num(b.features)} areas`]));
+    for (const o of $("by").options) o.title = o.textContent;
     const wards = sorted.filter((b) => b.set === "wards").pop();
     if (wards) $("by").value = `${wards.set}:${wards.version}`;
     return datasets;
@@ -241,7 +243,10 @@
     state.opened = layer || null;
     const figures = U.countFigures(row, cfg.suppressionThreshold || 5);
     const panel = $("panel");
-    U.renderPanel(panel, area, figures, null, () => closePanel(true)).focus();
+    const heading = U.renderPanel(panel, area, figures, null, () => closePanel(true));
+    heading.focus({ preventScroll: PHONE.matches });
+    // On a phone the panel is below the map: bring it up so its figures can be read.
+    if (PHONE.matches) panel.scrollIntoView({ block: "start" });
     status(`Details of ${area.name}.`);
     const p = common(v);
     p.set("by", v.by);
@@ -388,7 +393,7 @@
 
   async function init() {
     showTokenState();
-    if (window.matchMedia("(max-width: 700px)").matches) $("options").open = false;
+    if (PHONE.matches) $("options").open = false;
     try {
       const datasets = await loadDatasets();
       const saved = restoreView();
