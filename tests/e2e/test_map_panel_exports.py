@@ -10,9 +10,20 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import DATASET, LiveServer
-from tests.e2e.helpers import READY, click_area
+from tests.e2e.helpers import (
+    FILL_ALPHA,
+    READY,
+    blend,
+    click_area,
+    near_pixels,
+    open_map,
+    rgb,
+    view_of,
+)
 
 pytestmark = pytest.mark.browser
+#: On screen the choropleth is faded to this opacity under a hotspot overlay (map.js FADED).
+FADED = 0.45
 
 
 def test_phone_layout_fits_and_shows_an_opened_area(browser: Any, live_server: LiveServer) -> None:
@@ -40,3 +51,26 @@ def test_phone_layout_fits_and_shows_an_opened_area(browser: Any, live_server: L
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+def test_png_export_fades_the_choropleth_as_on_screen(page: Any, live_server: LiveServer) -> None:
+    open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013&hotspots=grid")
+    view = view_of(page)
+    params = "&".join(f"{k}={view[k]}" for k in ("dataset", "by", "from", "to", "classes"))
+    legend = live_server.get(f"/api/v1/tiles/counts/legend.json?{params}")
+    classes = [i["colour"] for i in legend["items"] if i["lower"] is not None]
+    screen = rgb(page.locator("#map").screenshot())
+    with page.expect_download() as got:
+        page.click("#dl-png")
+    exported = rgb(got.value.path().read_bytes())
+    box = page.locator("#map").bounding_box()
+    drawn = exported[56 : 56 + round(box["height"]), : round(box["width"])]  # the map part
+    faded = sum(near_pixels(drawn, blend(c, FILL_ALPHA * FADED)) for c in classes)
+    full = sum(near_pixels(drawn, blend(c)) for c in classes)
+    on_screen = sum(near_pixels(screen, blend(c, FILL_ALPHA * FADED)) for c in classes)
+    assert on_screen > 2000 and faded > 0.8 * on_screen, (faded, on_screen)
+    assert full < 0.05 * faded, (full, faded)
+    # Hot and cold cells are outlined (on screen and in the file) so they stand apart.
+    hot_tile = page.locator(".atlas-hotspots img").first
+    assert hot_tile.evaluate("e => getComputedStyle(e).filter") != "none"
+    assert near_pixels(drawn, blend("#222222", 1.0), tolerance=40) > 100

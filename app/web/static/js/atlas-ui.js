@@ -10,6 +10,8 @@
   const L = global.L;
   const TOKEN_KEY = "atlas.token";
   const SVG = "http://www.w3.org/2000/svg";
+  /** Tiles fill areas at alpha 215/255 (app.services.maps.FILL_ALPHA). */
+  const FILL_ALPHA = 215 / 255;
 
   /* -- DOM helpers (text is always set as text, never as HTML) ------------------------------ */
 
@@ -408,18 +410,69 @@
   }
 
   /**
-   * The map's visible tiles (not a cross-origin basemap) composed with a title, the legend and
-   * the source into one PNG blob.
+   * Each tile layer of the map (not a cross-origin basemap) drawn as the screen shows it: with
+   * its layer's opacity (the faded choropleth under hotspots) and its tiles' CSS filter (the
+   * hotspot outline). A layer is put together first so that a filter sees no tile seams.
+   */
+  function drawTiles(ctx, map, top) {
+    const size = map.getSize(), box = map.getContainer().getBoundingClientRect();
+    const layers = [...map.getContainer().querySelectorAll(".leaflet-tile-pane .leaflet-layer")]
+      .filter((l) => !l.classList.contains("atlas-basemap"))
+      .sort((a, b) => (Number(a.style.zIndex) || 0) - (Number(b.style.zIndex) || 0));
+    for (const layerEl of layers) {
+      const tiles = layerEl.querySelectorAll("img.leaflet-tile-loaded");
+      if (!tiles.length) continue;
+      const whole = Object.assign(document.createElement("canvas"), { width: size.x, height: size.y });
+      const w = whole.getContext("2d");
+      for (const img of tiles) {
+        const r = img.getBoundingClientRect();
+        w.drawImage(img, r.left - box.left, r.top - box.top, r.width, r.height);
+      }
+      ctx.save();
+      ctx.globalAlpha = Number(getComputedStyle(layerEl).opacity);
+      ctx.filter = getComputedStyle(tiles[0]).filter;
+      ctx.drawImage(whole, 0, top);
+      ctx.restore();
+    }
+  }
+
+  /** Legends beside the map; swatches at the opacity their layer has on screen. */
+  function drawLegends(ctx, legends, x, top) {
+    let y = top;
+    for (const { doc, opacity } of legends) {
+      ctx.font = "bold 13px sans-serif";
+      ctx.fillStyle = "#1b1b1b";
+      ctx.fillText(doc.title, x, y + 14);
+      y += 26;
+      ctx.font = "12px sans-serif";
+      for (const item of doc.items) {
+        if (!/^#[0-9a-f]{6}00$/i.test(item.colour)) {
+          ctx.globalAlpha = FILL_ALPHA * (opacity === undefined ? 1 : opacity);
+          ctx.fillStyle = item.colour;
+          ctx.fillRect(x, y, 22, 14);
+          ctx.globalAlpha = 1;
+        }
+        ctx.strokeStyle = "#777";
+        ctx.strokeRect(x + 0.5, y + 0.5, 21, 13);
+        ctx.fillStyle = "#1b1b1b";
+        ctx.fillText(item.label, x + 30, y + 11);
+        y += 22;
+      }
+      y += 12;
+    }
+  }
+
+  /**
+   * The visible view composed with a title, the legends ([{doc, opacity}]) and the source into
+   * one PNG blob.
    */
   function exportPng(map, title, subtitle, legends, source) {
-    const size = map.getSize(), box = map.getContainer().getBoundingClientRect();
+    const size = map.getSize();
     const legendW = 250, head = 56, foot = 40;
-    const canvas = document.createElement("canvas");
+    const legendH = legends.reduce((h, l) => h + 28 + l.doc.items.length * 22 + 12, 0);
+    const bodyH = Math.max(size.y, legendH);
+    const canvas = Object.assign(document.createElement("canvas"), { width: size.x + legendW, height: head + bodyH + foot });
     const ctx = canvas.getContext("2d");
-    let legendH = 0;
-    for (const doc of legends) legendH += 28 + doc.items.length * 22 + 12;
-    canvas.width = size.x + legendW;
-    canvas.height = head + Math.max(size.y, legendH) + foot;
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.fillStyle = "#1b1b1b";
@@ -427,48 +480,39 @@
     ctx.fillText(title, 10, 24);
     ctx.font = "13px sans-serif";
     ctx.fillText(subtitle, 10, 44);
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(0, head, size.x, size.y);
-    ctx.clip();
-    map.getContainer().querySelectorAll(".leaflet-tile-pane .leaflet-layer").forEach((layerEl) => {
-      if (layerEl.classList.contains("atlas-basemap")) return;
-      layerEl.querySelectorAll("img.leaflet-tile-loaded").forEach((img) => {
-        const r = img.getBoundingClientRect();
-        ctx.drawImage(img, r.left - box.left, r.top - box.top + head, r.width, r.height);
-      });
-    });
-    ctx.restore();
+    drawTiles(ctx, map, head);
     ctx.strokeStyle = "#999";
     ctx.strokeRect(0.5, head + 0.5, size.x - 1, size.y - 1);
-    let y = head + 6;
-    for (const doc of legends) {
-      ctx.font = "bold 13px sans-serif";
-      ctx.fillStyle = "#1b1b1b";
-      ctx.fillText(doc.title, size.x + 12, y + 14);
-      y += 26;
-      ctx.font = "12px sans-serif";
-      for (const item of doc.items) {
-        if (!/^#[0-9a-f]{6}00$/i.test(item.colour)) {
-          ctx.fillStyle = item.colour;
-          ctx.fillRect(size.x + 12, y, 22, 14);
-        }
-        ctx.strokeStyle = "#777";
-        ctx.strokeRect(size.x + 12.5, y + 0.5, 21, 13);
-        ctx.fillStyle = "#1b1b1b";
-        ctx.fillText(item.label, size.x + 42, y + 11);
-        y += 22;
-      }
-      y += 12;
-    }
+    drawLegends(ctx, legends, size.x + 12, head + 6);
     ctx.font = "11px sans-serif";
     ctx.fillStyle = "#444";
     wrapText(ctx, source, canvas.width - 20).slice(0, 2).forEach((line, i) => {
-      ctx.fillText(line, 10, head + Math.max(size.y, legendH) + 16 + i * 14);
+      ctx.fillText(line, 10, head + bodyH + 16 + i * 14);
     });
     return new Promise((resolve, reject) => {
       try { canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no image"))), "image/png"); } catch (e) { reject(e); }
     });
+  }
+
+  /* -- outlines around hotspot cells --------------------------------------------------------- */
+
+  const OUTLINE_ID = "atlas-outline";
+
+  /**
+   * An SVG filter that draws a 1 px dark line just outside the filled parts of an image and
+   * leaves the fills alone, so hotspot cells stand apart from a choropleth of similar reds.
+   * CSS gives it to hotspot tiles (.atlas-hotspots img); exportPng applies the same filter.
+   */
+  function addOutlineFilter() {
+    if (document.getElementById(OUTLINE_ID)) return;
+    const root = svg("svg", { width: 0, height: 0, "aria-hidden": "true", focusable: "false", class: "svg-defs" });
+    root.innerHTML = `<filter id="${OUTLINE_ID}" x="0" y="0" width="1" height="1" color-interpolation-filters="sRGB">
+      <feComponentTransfer in="SourceAlpha" result="solid"><feFuncA type="discrete" tableValues="0 1"/></feComponentTransfer>
+      <feMorphology in="solid" operator="dilate" radius="1" result="grown"/>
+      <feComposite in="grown" in2="solid" operator="out" result="ring"/>
+      <feFlood flood-color="#1b1b1b"/><feComposite in2="ring" operator="in" result="line"/>
+      <feMerge><feMergeNode in="line"/><feMergeNode in="SourceGraphic"/></feMerge></filter>`;
+    document.body.append(root);
   }
 
   function saveBlob(blob, filename) {
@@ -506,6 +550,6 @@
 
   global.AtlasUI = {
     el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
-    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks, boundaryLabel,
+    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks, boundaryLabel, addOutlineFilter,
   };
 })(window);

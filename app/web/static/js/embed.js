@@ -44,10 +44,11 @@
     try {
       const [legend, geo] = await Promise.all([api.json(`${cfg.base}/legend.json`), api.json(`${cfg.base}/areas.geojson`)]);
       U.renderLegend($("legend"), legend);
-      const areas = U.areaLayer(map, geo, describe, openArea, cfg.view.layer === "hotspots");
+      const hot = cfg.view.layer === "hotspots";
+      const areas = U.areaLayer(map, geo, describe, openArea, hot);
       if (geo.features.length) map.fitBounds(areas.getBounds(), { padding: [6, 6], animate: false });
       // Tiles only once the view is final, so none are fetched for a view never shown.
-      const tiles = new U.TileLayer(`${cfg.base}/tiles/{z}/{x}/{y}{r}.png`, { maxZoom: 18, zIndex: 2, className: "atlas-choropleth" }).addTo(map);
+      const tiles = new U.TileLayer(`${cfg.base}/tiles/{z}/{x}/{y}{r}.png`, { maxZoom: 18, zIndex: 2, className: hot ? "atlas-hotspots" : "atlas-choropleth" }).addTo(map);
       tiles.on("tileerror", () => status("Some map tiles could not be loaded."));
       const p = legend.meta && legend.meta.period;
       $("embed-period").textContent = [p && p.from ? `${p.from} to ${p.to}` : "", cfg.view.category || "all categories"].filter(Boolean).join(" · ");
@@ -61,6 +62,7 @@
   }
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("panel").hidden) closePanel(); });
   U.wireSkipLinks();
+  U.addOutlineFilter();
   window.AtlasEmbed = { map, state };
   init();
 })();

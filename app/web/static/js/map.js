@@ -302,7 +302,8 @@
       return [await api.blob(`/api/v1/hotspots?${hotspotParams(v)}`, "application/geo+json"), filename(v, "hotspots.geojson")];
     }
     if (kind === "png") {
-      const legends = [state.legend, state.hotLegend].filter(Boolean);
+      const legends = [{ doc: state.legend, opacity: v.hotspots ? FADED : 1 }];
+      if (v.hotspots && state.hotLegend) legends.push({ doc: state.hotLegend });
       const blob = await U.exportPng(map, titleOf(v), subtitleOf(v), legends, sourceNote(state.legend));
       return [blob, filename(v, "png")];
     }
@@ -452,6 +453,7 @@
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("panel").hidden) closePanel(true); });
 
   U.wireSkipLinks();
+  U.addOutlineFilter();
 
   window.AtlasMap = { map, state, draw, openArea };
   init();
