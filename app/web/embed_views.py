@@ -165,7 +165,9 @@ class EmbedViews:
         summary = self.atlas.trends.area_summary(
             dataset, s.by, code, first, last, s.category, viewer
         )
-        return {"figures": row, "summary": summary}
+        # The months held tell a month not held from a suppressed one (both null in the series).
+        months_held = self.atlas.incidents.frame(dataset).months()
+        return {"figures": row, "summary": summary, "months_held": months_held}
 
     def page(self, embed: Embed) -> dict[str, Any]:
         """What the embed page needs to know (no secrets beyond the token it was loaded with)."""

@@ -5,6 +5,7 @@ labels instead of raw selectors on the map and in embeds.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -24,6 +25,61 @@ from tests.e2e.helpers import (
 pytestmark = pytest.mark.browser
 #: On screen the choropleth is faded to this opacity under a hotspot overlay (map.js FADED).
 FADED = 0.45
+TOWN = "E05007283"  # Town ward, Epsom (wards:2019)
+
+
+def _num(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def _open_town(page: Any) -> None:
+    page.locator(f"path[data-code='{TOWN}']").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel .comparisons", timeout=30_000)
+
+
+def test_sparkline_has_values_months_and_hidden_months_labelled(
+    page: Any, live_server: LiveServer
+) -> None:
+    def hide_some(route: Any) -> None:
+        resp = route.fetch()
+        doc = resp.json()
+        doc["series"][1]["count"] = None  # a month held: only suppression hides it
+        doc["series"][2].update(count=None, held=False)  # the API says: not held
+        doc["series"][3].update(count=None, suppressed=True)  # the API says: suppressed
+        # As the service sent it before the server-side fix: a verdict on hidden values.
+        doc["vs_last_year"].update(
+            current=None, previous=None, pct_change=None, p_value=None, suppressed=True
+        )
+        route.fulfill(response=resp, body=json.dumps(doc))
+
+    page.route("**/api/v1/areas/summary?*", hide_some)
+    # One month, so that both comparisons have the months they need.
+    open_map(page, live_server, f"#dataset={DATASET}&by=wards:2019&from=2024-01&to=2024-01")
+    _open_town(page)
+    summary = live_server.get(f"/api/v1/areas/summary?dataset={DATASET}&by=wards:2019&area={TOWN}")
+    series = summary["series"]
+    shown = [s["count"] for i, s in enumerate(series) if i not in (1, 2, 3)]
+    texts = page.locator("#panel svg.sparkline text").all_text_contents()
+    for expected in (series[0]["month"], series[-1]["month"], _num(max(shown)), _num(min(shown))):
+        assert expected in texts, (expected, texts)
+    label = page.locator("#panel svg.sparkline").get_attribute("aria-label")
+    assert f"highest {_num(max(shown))}" in label and f"lowest {_num(min(shown))}" in label
+    assert "2 months fewer than 5" in label and "1 month not held" in label
+    assert page.locator("#panel svg.sparkline .spark-suppressed").count() == 2
+    cells = {
+        row.locator("th").text_content(): row.locator("td").first.text_content()
+        for row in page.locator("#panel .series tbody tr").all()
+    }
+    assert cells[series[1]["month"]] == "fewer than 5"
+    assert cells[series[2]["month"]] == "not held"
+    assert cells[series[3]["month"]] == "fewer than 5"
+    assert cells[series[0]["month"]] == _num(series[0]["count"])
+    last_year = page.locator("#panel .comparisons li").nth(1).inner_text()
+    assert "not shown (small numbers)" in last_year
+    assert "significant" not in last_year and "suppressed vs" not in last_year
+    assert page.locator("#panel .comparisons li").nth(1).locator("strong").count() == 0
+    assert page.errors == []
 
 
 def test_phone_layout_fits_and_shows_an_opened_area(browser: Any, live_server: LiveServer) -> None:

@@ -278,69 +278,130 @@
 
   /* -- area panel ---------------------------------------------------------------------------- */
 
-  /** Inline SVG sparkline of monthly counts (gaps where suppressed) with the seasonal baseline. */
-  function sparkline(series) {
-    const w = 260, h = 64, pad = 6;
-    const counts = series.map((s) => s.count);
+  /**
+   * What a month of a trend series shows: "shown", "suppressed" or "not held". The service
+   * sends null for both hidden kinds; a `suppressed` or `held` field, else the dataset's months
+   * held (ctx.held), tells them apart. Without either it is "hidden" (one or the other).
+   */
+  function monthState(s, held) {
+    if (s.count !== null && s.count !== undefined) return "shown";
+    if (s.suppressed === true) return "suppressed";
+    if (s.held === false) return "not held";
+    if (held) return held.has(s.month) ? "suppressed" : "not held";
+    return "hidden";
+  }
+
+  function monthText(s, ctx) {
+    const state = monthState(s, ctx.held);
+    if (state === "shown") return num(s.count);
+    if (state === "suppressed") return `fewer than ${ctx.threshold}`;
+    if (state === "not held") return "not held";
+    return `not shown (fewer than ${ctx.threshold}, or not held)`;
+  }
+
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  /** The sparkline's text alternative: period, lowest, highest, latest and hidden months. */
+  function trendLabel(series, ctx) {
+    if (!series.length) return "No monthly figures";
+    const shown = series.filter((s) => monthState(s) === "shown");
+    const last = series[series.length - 1];
+    const parts = [`Monthly incidents ${series[0].month} to ${last.month}`];
+    if (shown.length) {
+      const lo = shown.reduce((a, b) => (b.count < a.count ? b : a));
+      const hi = shown.reduce((a, b) => (b.count > a.count ? b : a));
+      parts.push(`lowest ${num(lo.count)} (${lo.month})`, `highest ${num(hi.count)} (${hi.month})`);
+    }
+    parts.push(`latest ${monthText(last, ctx)}`);
+    const states = series.map((s) => monthState(s, ctx.held));
+    const count = (k) => states.filter((x) => x === k).length;
+    if (count("suppressed")) parts.push(`${plural(count("suppressed"), "month")} fewer than ${ctx.threshold}`);
+    if (count("not held")) parts.push(`${plural(count("not held"), "month")} not held`);
+    if (count("hidden")) parts.push(`${plural(count("hidden"), "month")} not shown`);
+    return `${parts.join(", ")}.`;
+  }
+
+  /**
+   * Inline SVG sparkline of monthly counts with the seasonal baseline (dashed), the lowest and
+   * highest values and the first and last months labelled. Suppressed months are grey bars up
+   * to the threshold (the count is somewhere below it); months not held are gaps.
+   */
+  function sparkline(series, ctx) {
+    const w = 280, h = 104, left = 40, right = 8, top = 8, bottom = h - 18;
+    const counts = series.map((s) => (monthState(s) === "shown" ? s.count : null));
     const expected = series.map((s) => (s.expected === undefined ? null : s.expected));
-    const values = counts.concat(expected).filter((v) => v !== null && v !== undefined);
-    const max = Math.max(1, ...values);
-    const x = (i) => pad + (series.length < 2 ? 0 : (i * (w - 2 * pad)) / (series.length - 1));
-    const y = (v) => h - pad - (v / max) * (h - 2 * pad);
+    const shown = counts.filter((v) => v !== null);
+    const max = Math.max(1, ...shown, ...expected.filter((v) => v !== null));
+    const x = (i) => left + (series.length < 2 ? 0 : (i * (w - left - right)) / (series.length - 1));
+    const y = (v) => bottom - (v / max) * (bottom - top);
     const path = (vals) => {
       let d = "", pen = false;
       vals.forEach((v, i) => {
-        if (v === null || v === undefined) { pen = false; return; }
+        if (v === null) { pen = false; return; }
         d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
         pen = true;
       });
       return d;
     };
-    const shown = counts.filter((v) => v !== null && v !== undefined);
-    const last = series.length ? series[series.length - 1] : null;
-    const label = series.length
-      ? `Monthly incidents ${series[0].month} to ${last.month}: lowest ${shown.length ? num(Math.min(...shown)) : "n/a"}, ` +
-        `highest ${shown.length ? num(Math.max(...shown)) : "n/a"}, latest ${last.count === null ? "suppressed" : num(last.count)}`
-      : "No monthly figures";
-    const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", class: "sparkline" });
+    const text = (tx, ty, anchor, value, cls) => Object.assign(svg("text", { x: tx, y: ty, "text-anchor": anchor, class: cls }), { textContent: value });
+    const label = trendLabel(series, ctx);
+    const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", "aria-label": label, class: "sparkline" });
     root.append(Object.assign(svg("title", {}), { textContent: label }));
+    for (const v of new Set(shown.length ? [Math.min(...shown), Math.max(...shown)] : [])) {
+      root.append(svg("line", { x1: left, x2: w - right, y1: y(v), y2: y(v), class: "spark-axis" }));
+      root.append(text(left - 4, y(v) + 4, "end", num(v), "spark-value"));
+    }
+    series.forEach((s, i) => {
+      if (monthState(s, ctx.held) !== "suppressed") return;
+      const top4 = y(Math.min(max, ctx.threshold - 1));
+      const bar = svg("rect", { x: x(i) - 2, y: top4, width: 4, height: Math.max(2, bottom - top4), class: "spark-suppressed" });
+      bar.append(Object.assign(svg("title", {}), { textContent: `${s.month}: fewer than ${ctx.threshold}` }));
+      root.append(bar);
+    });
     if (expected.some((v) => v !== null)) root.append(svg("path", { d: path(expected), class: "spark-expected" }));
     root.append(svg("path", { d: path(counts), class: "spark-count" }));
     series.forEach((s, i) => {
-      if (s.count === null || s.count === undefined || !s.flag) return;
+      if (counts[i] === null || !s.flag) return;
       root.append(svg("circle", { cx: x(i), cy: y(s.count), r: 3, class: s.flag > 0 ? "spark-high" : "spark-low" }));
     });
+    if (series.length) {
+      root.append(text(left, h - 4, "start", series[0].month, "spark-month"));
+      if (series.length > 1) root.append(text(w - right, h - 4, "end", series[series.length - 1].month, "spark-month"));
+    }
     return root;
   }
 
-  function seriesTable(series) {
+  function seriesTable(series, ctx) {
     return el("details", { class: "series" },
       el("summary", { text: "Monthly figures" }),
       el("table", {},
         el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Month" }), el("th", { scope: "col", text: "Incidents" }), el("th", { scope: "col", text: "Expected" }))),
         el("tbody", {}, series.map((s) => el("tr", {},
           el("th", { scope: "row", text: s.month }),
-          el("td", { text: s.count === null || s.count === undefined ? "suppressed" : num(s.count) }),
+          el("td", { text: monthText(s, ctx) }),
           el("td", { text: s.expected === null || s.expected === undefined ? "–" : num(s.expected, 1) })))),
       ));
   }
 
+  /** One comparison; no verdict when either side is hidden (a verdict would be on hidden values). */
   function comparison(label, c, why) {
     if (!c) return el("li", { text: `${label}: not available (${why || "no data for that period"})` });
-    const cur = c.current === null || c.current === undefined ? "suppressed" : num(c.current);
-    const prev = c.previous === null || c.previous === undefined ? "suppressed" : num(c.previous);
-    const pct = c.pct_change === null || c.pct_change === undefined ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
-    const p = c.p_value === null || c.p_value === undefined ? "" : `, p = ${num(c.p_value, 2)}`;
     const period = c.comparison_period ? ` ${c.comparison_period.from} to ${c.comparison_period.to}` : "";
+    const missing = (v) => v === null || v === undefined;
+    if (c.suppressed || missing(c.current) || missing(c.previous)) {
+      return el("li", { class: "direction-hidden", text: `${label}${period}: not shown (small numbers)` });
+    }
+    const pct = missing(c.pct_change) ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
+    const p = missing(c.p_value) ? "" : `, p = ${num(c.p_value, 2)}`;
     return el("li", { class: `direction-${String(c.direction || "").replace(/\s+/g, "-")}` },
-      `${label}${period}: ${cur} vs ${prev}${pct} — `, el("strong", { text: c.direction || "no test" }), p);
+      `${label}${period}: ${num(c.current)} vs ${num(c.previous)}${pct} — `, el("strong", { text: c.direction || "no test" }), p);
   }
 
-  function panelBody(figures, summary) {
+  function panelBody(figures, summary, ctx) {
     const dl = el("dl", { class: "figures" }, figures.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
     if (summary && summary.series) {
       const unavailable = (summary.meta && summary.meta.comparisons_unavailable) || {};
-      return [dl, el("h3", { text: "Trend" }), sparkline(summary.series), seriesTable(summary.series),
+      return [dl, el("h3", { text: "Trend" }), sparkline(summary.series, ctx), seriesTable(summary.series, ctx),
         el("ul", { class: "comparisons" },
           comparison("Compared with the period before", summary.vs_previous, unavailable.vs_previous),
           comparison("Compared with the same period last year", summary.vs_last_year, unavailable.vs_last_year))];
@@ -351,6 +412,8 @@
 
   /**
    * Figures of one area: rows of [label, value] plus its summary (or why it is missing).
+   * area: {code, name, boundary (a label for people), held (Set of months held, optional),
+   * threshold (the smallest count shown, default 5)}.
    * Rendering the same area again (its trend arrived) keeps the heading and close button, so
    * keyboard focus on them survives; focus inside the replaced part moves to the heading.
    * Returns the heading (tabindex -1) for the caller to focus.
@@ -366,7 +429,7 @@
     }
     const body = container.querySelector(".panel-body");
     const focusLost = body.contains(document.activeElement);
-    body.replaceChildren(...panelBody(figures, summary));
+    body.replaceChildren(...panelBody(figures, summary, { held: area.held || null, threshold: area.threshold || 5 }));
     container.hidden = false;
     if (focusLost) heading.focus();
     return heading;

@@ -26,14 +26,16 @@
   }
 
   async function openArea(feature, layer) {
-    const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.by };
+    const threshold = cfg.suppressionThreshold || 5;
+    const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.by, threshold };
     state.opened = layer;
     const panel = $("panel");
     U.renderPanel(panel, area, [["Value", feature.properties.label || "no data"]], null, closePanel).focus();
     try {
       const doc = await api.json(`${cfg.base}/areas/${encodeURIComponent(area.code)}`);
       if (state.opened !== layer) return;
-      U.renderPanel(panel, area, U.countFigures(doc.figures, cfg.suppressionThreshold || 5), doc.summary || { error: "no trend" }, closePanel);
+      if (doc.months_held) area.held = new Set(doc.months_held);
+      U.renderPanel(panel, area, U.countFigures(doc.figures, threshold), doc.summary || { error: "no trend" }, closePanel);
     } catch (e) {
       if (state.opened !== layer) return;
       U.renderPanel(panel, area, [["Value", feature.properties.label || "no data"]], { error: e.message }, closePanel);

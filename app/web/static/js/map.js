@@ -13,7 +13,7 @@
   const PHONE = window.matchMedia("(max-width: 700px)");
   const state = {
     seq: 0, draws: 0, geo: new Map(), rows: new Map(), areaBy: null, areas: null, choropleth: null,
-    hotspots: null, legend: null, hotLegend: null, period: null, opened: null, fitted: null,
+    hotspots: null, legend: null, hotLegend: null, period: null, opened: null, fitted: null, months: null,
   };
 
   const map = L.map("map", { zoomSnap: 0.5, minZoom: 6, maxZoom: 18, fadeAnimation: false }).setView([51.25, -0.45], 10);
@@ -115,8 +115,10 @@
       }), true);
       select.disabled = false;
       if ([...select.options].some((o) => o.value === wanted)) select.value = wanted;
+      state.months = doc.months ? new Set(doc.months) : null;
       setMonths(doc.months || [], keep);
     } catch (e) {
+      state.months = null;
       fillSelect(select, [], true);
       select.disabled = true;
       note.textContent = e.status === 404
@@ -239,7 +241,10 @@
     const v = view();
     const row = state.rows.get(code);
     const feature = layer ? layer.feature : null;
-    const area = { code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: v.by };
+    const area = {
+      code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: v.by,
+      held: state.months, threshold: cfg.suppressionThreshold || 5,
+    };
     state.opened = layer || null;
     const figures = U.countFigures(row, cfg.suppressionThreshold || 5);
     const panel = $("panel");
