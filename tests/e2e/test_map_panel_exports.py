@@ -130,3 +130,17 @@ def test_png_export_fades_the_choropleth_as_on_screen(page: Any, live_server: Li
     hot_tile = page.locator(".atlas-hotspots img").first
     assert hot_tile.evaluate("e => getComputedStyle(e).filter") != "none"
     assert near_pixels(drawn, blend("#222222", 1.0), tolerance=40) > 100
+
+
+def test_download_filenames_state_dataset_geography_and_period(
+    page: Any, live_server: LiveServer
+) -> None:
+    open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013&category=Burglary")
+    view = view_of(page)
+    stem = f"{DATASET}_districts-2013_counts_burglary_{view['from']}-to-{view['to']}"
+    for button, ext in (("#dl-csv", "csv"), ("#dl-geojson", "geojson"), ("#dl-png", "png")):
+        with page.expect_download() as got:
+            page.click(button)
+        assert got.value.suggested_filename == f"{stem}.{ext}"
+    note = page.locator("#status").inner_text()
+    assert note.startswith(f"Downloaded {stem}.png") and "Small numbers are suppressed" in note

@@ -278,11 +278,15 @@
 
   /* -- downloads and print ---------------------------------------------------------------- */
 
+  /** e.g. police-uk-surrey_wards-2019_counts_burglary_2023-02-to-2024-01.csv: the file says
+   * which dataset, geography, measure, category and period it holds once it is passed on. */
   function filename(v, ext) {
-    const parts = [v.dataset, v.by.replace(":", "-"), v.measure];
-    if (v.category) parts.push(v.category.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase());
-    if (state.period) parts.push(`${state.period.from}_${state.period.to}`);
-    return `${parts.join("-")}.${ext}`;
+    const slug = (t) => String(t).replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase();
+    const p = state.period || {};
+    const parts = [slug(v.dataset), slug(v.by), v.measure];
+    if (v.category) parts.push(slug(v.category));
+    parts.push(`${v.from || p.from || "first"}-to-${v.to || p.to || "last"}`);
+    return `${parts.join("_")}.${ext}`;
   }
 
   async function download(kind) {
@@ -291,7 +295,8 @@
     try {
       const [blob, name] = await downloadBlob(kind, v);
       U.saveBlob(blob, name);
-      status(`Downloaded ${name}.`);
+      const sup = state.legend && state.legend.meta && state.legend.meta.suppression;
+      status(`Downloaded ${name}.${sup ? ` Small numbers are suppressed in it: ${sup.rule || `counts below ${sup.threshold} hidden`}.` : ""}`);
     } catch (e) {
       status(`Could not prepare the download: ${e.message}`);
     }
