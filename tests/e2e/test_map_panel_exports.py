@@ -6,10 +6,13 @@ labels instead of raw selectors on the map and in embeds.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from app.access.embeds import EmbedScope, create_embed
+from app.access.principal import OPERATOR
 from tests.e2e.conftest import DATASET, LiveServer
 from tests.e2e.helpers import (
     FILL_ALPHA,
@@ -144,3 +147,26 @@ def test_download_filenames_state_dataset_geography_and_period(
         assert got.value.suggested_filename == f"{stem}.{ext}"
     note = page.locator("#status").inner_text()
     assert note.startswith(f"Downloaded {stem}.png") and "Small numbers are suppressed" in note
+
+
+def test_boundary_title_not_selector_on_map_and_embed(page: Any, live_server: LiveServer) -> None:
+    title = next(
+        b["title"]
+        for b in live_server.get("/api/v1/boundaries")
+        if b["set"] == "wards" and b["version"] == "2019"
+    )
+    open_map(page, live_server, f"#dataset={DATASET}&by=wards:2019")
+    assert title in page.locator("#status").inner_text()
+    assert "wards:2019" not in page.locator("#status").inner_text()
+    assert f"Areas: {title}" in page.locator("#legend .legend-notes").inner_text()
+    _open_town(page)
+    assert title in page.locator("#panel .note").first.inner_text()
+    scope = EmbedScope(DATASET, "wards:2019", "counts", (TOWN,))
+    soon = date.today() + timedelta(days=7)
+    embed = create_embed(live_server.atlas, live_server.atlas.settings, OPERATOR, scope, soon)
+    page.goto(f"{live_server.url}{embed.path}")
+    page.wait_for_selector(READY, timeout=60_000)
+    heading = page.locator("#embed-title").inner_text()
+    assert title in heading and "wards:2019" not in heading
+    assert title in page.title() and "wards:2019" not in page.title()
+    assert f"Areas: {title}" in page.locator("#legend .legend-notes").inner_text()

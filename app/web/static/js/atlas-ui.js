@@ -252,9 +252,10 @@
     });
   }
 
-  function legendNotes(meta) {
+  /** Notes under a legend; areasLabel names its boundary version for people (else the selector). */
+  function legendNotes(meta, areasLabel) {
     const notes = [];
-    if (meta.boundary) notes.push(`Areas: ${meta.boundary.selector || meta.boundary}`);
+    if (meta.boundary) notes.push(`Areas: ${areasLabel || meta.boundary.selector || meta.boundary}`);
     if (meta.period && meta.period.from) notes.push(`Period: ${meta.period.from} to ${meta.period.to}`);
     if (meta.category) notes.push(`Category: ${meta.category}`);
     const c = meta.classification;
@@ -266,12 +267,12 @@
     return notes;
   }
 
-  function renderLegend(container, doc) {
+  function renderLegend(container, doc, areasLabel) {
     container.replaceChildren(
       el("h2", { text: doc.title }),
       el("ul", { class: "legend-items" },
         doc.items.map((item) => el("li", {}, swatch(item.colour), el("span", { text: item.label })))),
-      el("ul", { class: "legend-notes" }, legendNotes(doc.meta || {}).map((n) => el("li", { text: n }))),
+      el("ul", { class: "legend-notes" }, legendNotes(doc.meta || {}, areasLabel).map((n) => el("li", { text: n }))),
     );
     container.hidden = false;
   }

@@ -27,7 +27,7 @@
 
   async function openArea(feature, layer) {
     const threshold = cfg.suppressionThreshold || 5;
-    const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.by, threshold };
+    const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.boundary_label || cfg.view.by, threshold };
     state.opened = layer;
     const panel = $("panel");
     U.renderPanel(panel, area, [["Value", feature.properties.label || "no data"]], null, closePanel).focus();
@@ -45,7 +45,7 @@
   async function init() {
     try {
       const [legend, geo] = await Promise.all([api.json(`${cfg.base}/legend.json`), api.json(`${cfg.base}/areas.geojson`)]);
-      U.renderLegend($("legend"), legend);
+      U.renderLegend($("legend"), legend, cfg.view.boundary_label);
       const hot = cfg.view.layer === "hotspots";
       const areas = U.areaLayer(map, geo, describe, openArea, hot);
       if (geo.features.length) map.fitBounds(areas.getBounds(), { padding: [6, 6], animate: false });

@@ -14,6 +14,7 @@
   const state = {
     seq: 0, draws: 0, geo: new Map(), rows: new Map(), areaBy: null, areas: null, choropleth: null,
     hotspots: null, legend: null, hotLegend: null, period: null, opened: null, fitted: null, months: null,
+    boundaries: new Map(),
   };
 
   const map = L.map("map", { zoomSnap: 0.5, minZoom: 6, maxZoom: 18, fadeAnimation: false }).setView([51.25, -0.45], 10);
@@ -92,11 +93,18 @@
     const [datasets, boundaries] = await Promise.all([api.json("/api/v1/datasets"), api.json("/api/v1/boundaries")]);
     fillSelect($("dataset"), datasets.map((d) => [d.dataset, `${d.dataset}${d.access !== "open" ? ` (${d.access})` : ""}`]));
     const sorted = boundaries.slice().sort((a, b) => a.set.localeCompare(b.set) || a.valid_from.localeCompare(b.valid_from));
+    state.boundaries = new Map(sorted.map((b) => [`${b.set}:${b.version}`, b]));
     fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${U.boundaryLabel(b)} — ${U.num(b.features)} areas`]));
     for (const o of $("by").options) o.title = o.textContent;
     const wards = sorted.filter((b) => b.set === "wards").pop();
     if (wards) $("by").value = `${wards.set}:${wards.version}`;
     return datasets;
+  }
+
+  /** A boundary selector ("wards:2019") as people read it: the version's title. */
+  function areasLabel(by) {
+    const [set, version] = by.split(":");
+    return U.boundaryLabel(state.boundaries.get(by) || { set, version });
   }
 
   /** Categories and months held, from GET /api/v1/datasets/{dataset}/categories. */
@@ -213,13 +221,13 @@
       tiles.setOpacity(v.hotspots ? FADED : 1);
       $("legend").classList.toggle("faded", Boolean(v.hotspots));
       replaceTiles("hotspots", v.hotspots ? `/api/v1/tiles/hotspots/{z}/{x}/{y}{r}.png?${hp}` : null);
-      U.renderLegend($("legend"), legend);
-      if (hotLegend) U.renderLegend($("hot-legend"), hotLegend); else $("hot-legend").hidden = true;
+      U.renderLegend($("legend"), legend, areasLabel(v.by));
+      if (hotLegend) U.renderLegend($("hot-legend"), hotLegend, areasLabel(v.by)); else $("hot-legend").hidden = true;
       updatePrintInfo(v, legend);
       await U.tilesSettled(tiles);
       if (seq !== state.seq) return;
       const p = state.period;
-      status(`Showing ${counts.rows.length} areas of ${legend.meta.boundary ? legend.meta.boundary.selector : v.by}, ${p.from} to ${p.to}.`);
+      status(`Showing ${counts.rows.length} areas of ${areasLabel(v.by)}, ${p.from} to ${p.to}.`);
       ready(true);
     } catch (e) {
       if (seq !== state.seq) return;
@@ -242,7 +250,7 @@
     const row = state.rows.get(code);
     const feature = layer ? layer.feature : null;
     const area = {
-      code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: v.by,
+      code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: areasLabel(v.by),
       held: state.months, threshold: cfg.suppressionThreshold || 5,
     };
     state.opened = layer || null;
@@ -349,7 +357,7 @@
   function subtitleOf(v) {
     const p = state.period || {};
     const hot = v.hotspots ? `; Gi* hotspots ${v.hotspots === "grid" ? `(${HOTSPOT_GRID_M} m grid)` : "by area"}` : "";
-    return `${v.by}, ${p.from || "?"} to ${p.to || "?"}${hot}`;
+    return `${areasLabel(v.by)}, ${p.from || "?"} to ${p.to || "?"}${hot}`;
   }
 
   function sourceNote(legend) {
@@ -362,7 +370,7 @@
     $("print-title").textContent = titleOf(v);
     $("print-period").textContent = subtitleOf(v);
     const sentence = (t) => t.charAt(0).toUpperCase() + t.slice(1).replace(/\.$/, "");
-    $("print-notes").textContent = `${U.legendNotes(legend.meta || {}).map(sentence).join(". ")}.`;
+    $("print-notes").textContent = `${U.legendNotes(legend.meta || {}, areasLabel(v.by)).map(sentence).join(". ")}.`;
     $("print-source").textContent = sourceNote(legend);
     $("print-date").textContent = `Printed ${new Date().toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" })}.`;
   }
