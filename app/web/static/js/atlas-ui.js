@@ -328,7 +328,7 @@
    * to the threshold (the count is somewhere below it); months not held are gaps.
    */
   function sparkline(series, ctx) {
-    const w = 280, h = 104, left = 40, right = 8, top = 8, bottom = h - 18;
+    const w = 240, h = 100, left = 36, right = 6, top = 8, bottom = h - 18;
     const counts = series.map((s) => (monthState(s) === "shown" ? s.count : null));
     const expected = series.map((s) => (s.expected === undefined ? null : s.expected));
     const shown = counts.filter((v) => v !== null);

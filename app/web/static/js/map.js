@@ -273,6 +273,10 @@
     }
     if (state.opened !== (layer || null) || panel.hidden) return;
     U.renderPanel(panel, area, figures, summary, () => closePanel(true));
+    // The trend made the panel taller: on a phone, bring as much of it up as fits.
+    if (PHONE.matches && panel.contains(document.activeElement) && panel.getBoundingClientRect().bottom > innerHeight) {
+      panel.scrollIntoView({ block: "start" });
+    }
   }
 
   function goToPicked() {
