@@ -372,10 +372,13 @@ def revoke_embed(atlas: Atlas, principal: Principal, embed_id: str) -> Embed:
 # -- presentation -----------------------------------------------------------------------------
 
 
-def title_for(scope: EmbedScope) -> str:
+def title_for(scope: EmbedScope, areas_label: str | None = None) -> str:
+    """The embed's title; ``areas_label`` names the boundary version for people (its title)."""
     what = {"counts": "Incidents", "rates": "Incidents per 1,000 residents"}.get(
         scope.layer, "Hotspots"
     )
+    if areas_label:
+        return f"Community Safety Atlas: {what} — {areas_label}"
     return f"Community Safety Atlas: {what}, {scope.by}"
 
 

@@ -49,16 +49,19 @@ EmbedDep = Annotated[Embed, Depends(get_embed)]
 def embed_page(request: Request, token: TokenPath, embed: EmbedDep, views: ViewsDep) -> Response:
     """The embedded map (documented snippet: ``app.access.embeds``)."""
     settings = get_settings_dep(request)
+    view = views.page(embed)
     config: dict[str, Any] = {
         "base": f"/embed/{token}",
-        "view": views.page(embed),
+        "view": view,
         "basemapUrl": settings.basemap_url,
         "basemapAttribution": settings.basemap_attribution,
         "attribution": ATTRIBUTION,
         "suppressionThreshold": settings.suppression_threshold,
     }
     response = templates.TemplateResponse(
-        request, "embed.html", {"config": config, "title": title_for(embed.scope)}
+        request,
+        "embed.html",
+        {"config": config, "title": title_for(embed.scope, view["boundary_label"])},
     )
     response.headers.update({**NO_REFERRER, "Cache-Control": "private, no-cache"})
     return response

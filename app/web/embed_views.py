@@ -165,7 +165,14 @@ class EmbedViews:
         summary = self.atlas.trends.area_summary(
             dataset, s.by, code, first, last, s.category, viewer
         )
-        return {"figures": row, "summary": summary}
+        # The months held tell a month not held from a suppressed one (both null in the series).
+        months_held = self.atlas.incidents.frame(dataset).months()
+        return {"figures": row, "summary": summary, "months_held": months_held}
+
+    def boundary_label(self, embed: Embed) -> str:
+        """The embed's boundary version for people: its title, else e.g. "Wards (2019)"."""
+        version = self.atlas.areas.resolve(embed.scope.by)
+        return version.title or f"{version.set_name.capitalize()} ({version.version})"
 
     def page(self, embed: Embed) -> dict[str, Any]:
         """What the embed page needs to know (no secrets beyond the token it was loaded with)."""
@@ -174,6 +181,7 @@ class EmbedViews:
             "layer": s.layer,
             "dataset": s.dataset,
             "by": s.by,
+            "boundary_label": self.boundary_label(embed),
             "from": s.first,
             "to": s.last,
             "category": s.category,

@@ -13,91 +13,36 @@ import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
-import numpy as np
 import pytest
-import shapely
 from PIL import Image
 
 from app.access.embeds import EmbedScope, create_embed, revoke_embed, service_secret, sign
 from app.access.principal import OPERATOR
 from app.access.tokens import create_token
 from tests.e2e.conftest import DATASET, LiveServer
+from tests.e2e.helpers import READY, class_pixels, click_area, open_map, view_of
 
 pytestmark = pytest.mark.browser
-#: Map fills are drawn at this alpha over the white map background (app.services.maps).
-FILL_ALPHA = 215 / 255
-READY = "body[data-state=ready]"
 #: Epsom and Ewell wards (wards:2019) for the embed.
 EMBED_AREAS = ("E05007273", "E05007274", "E05007275", "E05007283")
-
-
-def _blend(hex_colour: str, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
-    return np.round(rgb * FILL_ALPHA + np.array(background) * (1 - FILL_ALPHA))
-
-
-def _class_pixels(png: bytes, legend: dict[str, Any]) -> dict[str, int]:
-    """Pixels of the screenshot within 3 levels of each class colour as drawn on white."""
-    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    out = {}
-    for item in legend["items"]:
-        if item["lower"] is None:  # "Suppressed" / "No data"
-            continue
-        near = np.abs(img - _blend(item["colour"])).max(axis=-1) <= 3
-        out[item["label"]] = int(near.sum())
-    return out
-
-
-def _open_map(page: Any, server: LiveServer, fragment: str = "") -> list[Any]:
-    """Load /map; returns the PNG tile responses seen, once the page says it is drawn."""
-    tiles: list[Any] = []
-    page.on(
-        "response",
-        lambda r: (
-            tiles.append(r) if "/tiles/" in r.url and r.url.split("?")[0].endswith(".png") else None
-        ),
-    )
-    page.goto(f"{server.url}/map{fragment}")
-    page.wait_for_selector(READY, timeout=60_000)
-    return tiles
-
-
-def _view(page: Any) -> dict[str, str]:
-    """The view the page keeps in its URL fragment."""
-    return dict(parse_qsl(page.evaluate("location.hash").lstrip("#")))
-
-
-def _click_area(page: Any, server: LiveServer, by: str, code: str) -> None:
-    """Click a point inside the area (shapely's representative point, projected by Leaflet)."""
-    set_name, version = by.split(":")
-    geo = server.get(f"/api/v1/boundaries/{set_name}/{version}")
-    feature = next(f for f in geo["features"] if f["properties"]["code"] == code)
-    inside = shapely.geometry.shape(feature["geometry"]).representative_point()
-    xy = page.evaluate(
-        "([lat, lon]) => { const p = AtlasMap.map.latLngToContainerPoint([lat, lon]);"
-        " return [p.x, p.y]; }",
-        [inside.y, inside.x],
-    )
-    box = page.locator("#map").bounding_box()
-    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
 
 
 def test_map_draws_choropleth_from_png_tiles_with_server_legend(
     page: Any, live_server: LiveServer
 ) -> None:
-    tiles = _open_map(page, live_server, f"#dataset={DATASET}&by=wards:2019")
+    tiles = open_map(page, live_server, f"#dataset={DATASET}&by=wards:2019")
     assert len(tiles) >= 4 and all(r.status in (200, 304) for r in tiles)
     assert all(r.headers["content-type"] == "image/png" for r in tiles if r.status == 200)
     assert all("/api/v1/tiles/counts/" in r.url for r in tiles)
-    view = _view(page)
+    view = view_of(page)
     assert view["by"] == "wards:2019" and view["measure"] == "counts"
     params = {k: view[k] for k in ("dataset", "by", "from", "to", "classes")}
     legend = live_server.get(f"/api/v1/tiles/counts/legend.json?{urlencode(params)}")
     shown = page.locator("#legend .legend-items li").all_inner_texts()
     assert [s.strip() for s in shown] == [i["label"] for i in legend["items"]]
-    pixels = _class_pixels(page.locator("#map").screenshot(), legend)
+    pixels = class_pixels(page.locator("#map").screenshot(), legend)
     # Quantiles over 187 wards: every one of the five classes covers visible ground.
     assert len(pixels) == 5 and all(n > 300 for n in pixels.values()), pixels
     assert page.locator("path.atlas-area").count() == 187
@@ -105,10 +50,10 @@ def test_map_draws_choropleth_from_png_tiles_with_server_legend(
 
 
 def test_clicking_an_area_opens_its_figures_and_trend(page: Any, live_server: LiveServer) -> None:
-    _open_map(page, live_server, f"#dataset={DATASET}&by=wards:2019&measure=rates")
-    view = _view(page)
+    open_map(page, live_server, f"#dataset={DATASET}&by=wards:2019&measure=rates")
+    view = view_of(page)
     code = "E05007283"  # Town ward, Epsom
-    _click_area(page, live_server, "wards:2019", code)
+    click_area(page, live_server, "wards:2019", code)
     page.wait_for_selector("#panel .comparisons", timeout=30_000)
     params = {k: view[k] for k in ("dataset", "by", "from", "to")}
     counts = live_server.get(f"/api/v1/counts?{urlencode({**params, 'rates': 'true'})}")
@@ -132,13 +77,14 @@ def test_clicking_an_area_opens_its_figures_and_trend(page: Any, live_server: Li
 def test_keyboard_enter_opens_an_area_and_escape_returns_focus(
     page: Any, live_server: LiveServer
 ) -> None:
-    _open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
-    first = page.locator("path.atlas-area").first
+    open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
+    first = page.locator("path.atlas-area[tabindex='0']")  # the areas' one tab stop
     first.focus()
     assert first.evaluate("p => getComputedStyle(p).strokeOpacity") == "1"  # focus is visible
-    page.keyboard.press("Tab")
+    first_code = first.get_attribute("data-code")
+    page.keyboard.press("ArrowDown")
     second_code = page.evaluate("document.activeElement.dataset.code")
-    assert second_code and second_code != first.get_attribute("data-code")
+    assert second_code and second_code != first_code
     page.keyboard.press("Enter")
     page.wait_for_selector("#panel h2")
     # Focus and the status message follow the panel asynchronously: wait for them, don't race.
@@ -158,9 +104,9 @@ def test_keyboard_enter_opens_an_area_and_escape_returns_focus(
     )
 
 
-def test_downloads_csv_and_png_of_the_current_view(page: Any, live_server: LiveServer) -> None:
-    _open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
-    view = _view(page)
+def test_downloads_csv_and_png_of_the_currentview_of(page: Any, live_server: LiveServer) -> None:
+    open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
+    view = view_of(page)
     with page.expect_download() as got:
         page.click("#dl-csv")
     rows = list(csv.DictReader(io.StringIO(got.value.path().read_text(encoding="utf-8"))))
@@ -185,10 +131,10 @@ def test_downloads_csv_and_png_of_the_current_view(page: Any, live_server: LiveS
     legend = live_server.get(
         f"/api/v1/tiles/counts/legend.json?{urlencode({**params, 'classes': view['classes']})}"
     )
-    assert sum(n > 300 for n in _class_pixels(png, legend).values()) >= 4
+    assert sum(n > 300 for n in class_pixels(png, legend).values()) >= 4
 
 
-def test_token_is_sent_with_tiles_and_print_view(page: Any, live_server: LiveServer) -> None:
+def test_token_is_sent_with_tiles_and_printview_of(page: Any, live_server: LiveServer) -> None:
     _id, token = create_token(live_server.atlas.store, "analyst")
     page.goto(f"{live_server.url}/map#dataset={DATASET}&by=districts:2013")
     page.wait_for_selector(READY, timeout=60_000)
@@ -215,10 +161,10 @@ def test_token_is_sent_with_tiles_and_print_view(page: Any, live_server: LiveSer
     page.click("#print")
     page.wait_for_selector("body.printing[data-printed=yes]")
     page.emulate_media(media="print")
-    view = _view(page)
+    view = view_of(page)
     params = {k: view[k] for k in ("dataset", "by", "from", "to", "classes")}
     legend = live_server.get(f"/api/v1/tiles/counts/legend.json?{urlencode(params)}")
-    drawn = _class_pixels(page.locator("#map").screenshot(), legend)
+    drawn = class_pixels(page.locator("#map").screenshot(), legend)
     assert sum(n > 300 for n in drawn.values()) >= 4, drawn
     assert page.locator(".site-header").is_hidden() and page.locator("#print-info").is_visible()
     assert DATASET in page.locator("#print-title").inner_text()
@@ -255,7 +201,7 @@ def test_missing_categories_route_is_explained(page: Any, live_server: LiveServe
             status=404, content_type="application/problem+json", body=json.dumps(problem)
         ),
     )
-    _open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
+    open_map(page, live_server, f"#dataset={DATASET}&by=districts:2013")
     assert page.locator("#category").is_disabled()
     note = page.locator("#category-note").inner_text()
     assert "Categories are not available" in note and "404" in note
@@ -281,7 +227,7 @@ def test_embed_loads_and_draws_only_its_areas(page: Any, live_server: LiveServer
     assert page.locator("path.atlas-area").count() == len(EMBED_AREAS)
     assert page.locator("select, input").count() == 0  # nothing to widen the view with
     legend = live_server.get(f"{embed.path}/legend.json")
-    pixels = _class_pixels(page.locator("#map").screenshot(), legend)
+    pixels = class_pixels(page.locator("#map").screenshot(), legend)
     assert sum(pixels.values()) > 2000, pixels
     page.locator(f"path[data-code='{EMBED_AREAS[-1]}']").focus()
     page.keyboard.press("Enter")

@@ -10,6 +10,8 @@
   const L = global.L;
   const TOKEN_KEY = "atlas.token";
   const SVG = "http://www.w3.org/2000/svg";
+  /** Tiles fill areas at alpha 215/255 (app.services.maps.FILL_ALPHA). */
+  const FILL_ALPHA = 215 / 255;
 
   /* -- DOM helpers (text is always set as text, never as HTML) ------------------------------ */
 
@@ -144,9 +146,28 @@
   /** Resting outline when the tiles draw none (area hotspots leave insignificant areas blank). */
   const OUTLINED = { weight: 1, opacity: 0.55 };
 
+  const ARROWS = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] };
+
+  /** The area whose centre lies nearest in direction [dx, dy] (screen axes), or null. */
+  function neighbour(map, layers, from, [dx, dy]) {
+    const centre = (l) => map.latLngToLayerPoint(l.getBounds().getCenter());
+    const a = centre(from);
+    let best = null, bestScore = Infinity;
+    for (const l of layers) {
+      if (l === from) continue;
+      const b = centre(l), along = (b.x - a.x) * dx + (b.y - a.y) * dy;
+      if (along <= 0) continue;
+      const score = along + 2 * Math.abs((b.x - a.x) * dy - (b.y - a.y) * dx);
+      if (score < bestScore) { best = l; bestScore = score; }
+    }
+    return best;
+  }
+
   /**
    * Areas drawn transparent above the tiles: hover outlines them, click or Enter opens them.
    * describe(feature) gives the text for the tooltip and the screen-reader label.
+   * The areas are one tab stop (roving tabindex): arrow keys move to the neighbouring area in
+   * that direction, Home and End to the first and last by name, so Tab leaves the map at once.
    */
   function areaLayer(map, geojson, describe, onOpen, outlined) {
     const rest = outlined ? OUTLINED : { weight: 3, opacity: 0 };
@@ -160,20 +181,46 @@
         l.bindTooltip(() => escapeHtml(describe(feature)), { sticky: true, direction: "top", opacity: 0.95 });
       },
     }).addTo(map);
-    layer.eachLayer((l) => {
+    const byName = layer.getLayers().filter((l) => l.getElement())
+      .sort((a, b) => String(a.feature.properties.name).localeCompare(String(b.feature.properties.name)));
+    let stop = null;
+    const makeStop = (l) => {
+      if (stop && stop !== l) stop.getElement().setAttribute("tabindex", "-1");
+      l.getElement().setAttribute("tabindex", "0");
+      stop = l;
+    };
+    const moveTo = (l) => {
+      if (!l) return;
+      makeStop(l);
+      const centre = l.getBounds().getCenter();
+      if (!map.getBounds().contains(centre)) map.panTo(centre, { animate: false });
+      l.getElement().focus({ preventScroll: true });
+    };
+    const keys = (l, e) => {
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.key === "Enter" || e.key === " ") onOpen(l.feature, l);
+      else if (ARROWS[e.key]) moveTo(neighbour(map, byName, l, ARROWS[e.key]));
+      else if (e.key === "Home" || e.key === "End") moveTo(byName[e.key === "Home" ? 0 : byName.length - 1]);
+      else return;
+      e.preventDefault();
+      e.stopPropagation();
+    };
+    for (const l of byName) {
       const path = l.getElement();
-      if (!path) return;
-      const f = l.feature;
-      path.setAttribute("tabindex", "0");
+      path.setAttribute("tabindex", "-1");
       path.setAttribute("role", "button");
-      path.setAttribute("aria-label", `${describe(f)}. Press Enter for details.`);
-      path.dataset.code = f.properties.code;
-      path.addEventListener("focus", () => l.setStyle(lit));
+      path.setAttribute("aria-label", `${describe(l.feature)}. Press Enter for details.`);
+      path.dataset.code = l.feature.properties.code;
+      path.addEventListener("focus", () => { makeStop(l); l.setStyle(lit); });
       path.addEventListener("blur", () => l.setStyle(rest));
-      path.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onOpen(f, l); }
-      });
-    });
+      path.addEventListener("keydown", (e) => keys(l, e));
+    }
+    if (byName.length) {
+      makeStop(byName[0]);
+      const root = byName[0].getElement().ownerSVGElement;
+      root.setAttribute("role", "group");
+      root.setAttribute("aria-label", "Areas: arrow keys move between neighbouring areas, Enter opens one");
+    }
     return layer;
   }
 
@@ -183,6 +230,15 @@
       const path = l.getElement();
       if (path) path.setAttribute("aria-label", `${describe(l.feature)}. Press Enter for details.`);
     });
+  }
+
+  /* -- boundary labels ---------------------------------------------------------------------- */
+
+  /** A boundary version for people: its title, else e.g. "Wards (2019)" (never "wards:2019"). */
+  function boundaryLabel(b) {
+    if (b.title) return b.title;
+    const name = String(b.set || "");
+    return `${name.charAt(0).toUpperCase()}${name.slice(1)} (${b.version})`;
   }
 
   /* -- legend -------------------------------------------------------------------------------- */
@@ -196,9 +252,10 @@
     });
   }
 
-  function legendNotes(meta) {
+  /** Notes under a legend; areasLabel names its boundary version for people (else the selector). */
+  function legendNotes(meta, areasLabel) {
     const notes = [];
-    if (meta.boundary) notes.push(`Areas: ${meta.boundary.selector || meta.boundary}`);
+    if (meta.boundary) notes.push(`Areas: ${areasLabel || meta.boundary.selector || meta.boundary}`);
     if (meta.period && meta.period.from) notes.push(`Period: ${meta.period.from} to ${meta.period.to}`);
     if (meta.category) notes.push(`Category: ${meta.category}`);
     const c = meta.classification;
@@ -210,96 +267,180 @@
     return notes;
   }
 
-  function renderLegend(container, doc) {
+  function renderLegend(container, doc, areasLabel) {
     container.replaceChildren(
       el("h2", { text: doc.title }),
       el("ul", { class: "legend-items" },
         doc.items.map((item) => el("li", {}, swatch(item.colour), el("span", { text: item.label })))),
-      el("ul", { class: "legend-notes" }, legendNotes(doc.meta || {}).map((n) => el("li", { text: n }))),
+      el("ul", { class: "legend-notes" }, legendNotes(doc.meta || {}, areasLabel).map((n) => el("li", { text: n }))),
     );
     container.hidden = false;
   }
 
   /* -- area panel ---------------------------------------------------------------------------- */
 
-  /** Inline SVG sparkline of monthly counts (gaps where suppressed) with the seasonal baseline. */
-  function sparkline(series) {
-    const w = 260, h = 64, pad = 6;
-    const counts = series.map((s) => s.count);
+  /**
+   * What a month of a trend series shows: "shown", "suppressed" or "not held". The service
+   * sends null for both hidden kinds; a `suppressed` or `held` field, else the dataset's months
+   * held (ctx.held), tells them apart. Without either it is "hidden" (one or the other).
+   */
+  function monthState(s, held) {
+    if (s.count !== null && s.count !== undefined) return "shown";
+    if (s.suppressed === true) return "suppressed";
+    if (s.held === false) return "not held";
+    if (held) return held.has(s.month) ? "suppressed" : "not held";
+    return "hidden";
+  }
+
+  function monthText(s, ctx) {
+    const state = monthState(s, ctx.held);
+    if (state === "shown") return num(s.count);
+    if (state === "suppressed") return `fewer than ${ctx.threshold}`;
+    if (state === "not held") return "not held";
+    return `not shown (fewer than ${ctx.threshold}, or not held)`;
+  }
+
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  /** The sparkline's text alternative: period, lowest, highest, latest and hidden months. */
+  function trendLabel(series, ctx) {
+    if (!series.length) return "No monthly figures";
+    const shown = series.filter((s) => monthState(s) === "shown");
+    const last = series[series.length - 1];
+    const parts = [`Monthly incidents ${series[0].month} to ${last.month}`];
+    if (shown.length) {
+      const lo = shown.reduce((a, b) => (b.count < a.count ? b : a));
+      const hi = shown.reduce((a, b) => (b.count > a.count ? b : a));
+      parts.push(`lowest ${num(lo.count)} (${lo.month})`, `highest ${num(hi.count)} (${hi.month})`);
+    }
+    parts.push(`latest ${monthText(last, ctx)}`);
+    const states = series.map((s) => monthState(s, ctx.held));
+    const count = (k) => states.filter((x) => x === k).length;
+    if (count("suppressed")) parts.push(`${plural(count("suppressed"), "month")} fewer than ${ctx.threshold}`);
+    if (count("not held")) parts.push(`${plural(count("not held"), "month")} not held`);
+    if (count("hidden")) parts.push(`${plural(count("hidden"), "month")} not shown`);
+    return `${parts.join(", ")}.`;
+  }
+
+  /**
+   * Inline SVG sparkline of monthly counts with the seasonal baseline (dashed), the lowest and
+   * highest values and the first and last months labelled. Suppressed months are grey bars up
+   * to the threshold (the count is somewhere below it); months not held are gaps.
+   */
+  function sparkline(series, ctx) {
+    const w = 240, h = 100, left = 36, right = 6, top = 8, bottom = h - 18;
+    const counts = series.map((s) => (monthState(s) === "shown" ? s.count : null));
     const expected = series.map((s) => (s.expected === undefined ? null : s.expected));
-    const values = counts.concat(expected).filter((v) => v !== null && v !== undefined);
-    const max = Math.max(1, ...values);
-    const x = (i) => pad + (series.length < 2 ? 0 : (i * (w - 2 * pad)) / (series.length - 1));
-    const y = (v) => h - pad - (v / max) * (h - 2 * pad);
+    const shown = counts.filter((v) => v !== null);
+    const max = Math.max(1, ...shown, ...expected.filter((v) => v !== null));
+    const x = (i) => left + (series.length < 2 ? 0 : (i * (w - left - right)) / (series.length - 1));
+    const y = (v) => bottom - (v / max) * (bottom - top);
     const path = (vals) => {
       let d = "", pen = false;
       vals.forEach((v, i) => {
-        if (v === null || v === undefined) { pen = false; return; }
+        if (v === null) { pen = false; return; }
         d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
         pen = true;
       });
       return d;
     };
-    const shown = counts.filter((v) => v !== null && v !== undefined);
-    const last = series.length ? series[series.length - 1] : null;
-    const label = series.length
-      ? `Monthly incidents ${series[0].month} to ${last.month}: lowest ${shown.length ? num(Math.min(...shown)) : "n/a"}, ` +
-        `highest ${shown.length ? num(Math.max(...shown)) : "n/a"}, latest ${last.count === null ? "suppressed" : num(last.count)}`
-      : "No monthly figures";
-    const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", class: "sparkline" });
+    const text = (tx, ty, anchor, value, cls) => Object.assign(svg("text", { x: tx, y: ty, "text-anchor": anchor, class: cls }), { textContent: value });
+    const label = trendLabel(series, ctx);
+    const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", "aria-label": label, class: "sparkline" });
     root.append(Object.assign(svg("title", {}), { textContent: label }));
+    for (const v of new Set(shown.length ? [Math.min(...shown), Math.max(...shown)] : [])) {
+      root.append(svg("line", { x1: left, x2: w - right, y1: y(v), y2: y(v), class: "spark-axis" }));
+      root.append(text(left - 4, y(v) + 4, "end", num(v), "spark-value"));
+    }
+    series.forEach((s, i) => {
+      if (monthState(s, ctx.held) !== "suppressed") return;
+      const top4 = y(Math.min(max, ctx.threshold - 1));
+      const bar = svg("rect", { x: x(i) - 2, y: top4, width: 4, height: Math.max(2, bottom - top4), class: "spark-suppressed" });
+      bar.append(Object.assign(svg("title", {}), { textContent: `${s.month}: fewer than ${ctx.threshold}` }));
+      root.append(bar);
+    });
     if (expected.some((v) => v !== null)) root.append(svg("path", { d: path(expected), class: "spark-expected" }));
     root.append(svg("path", { d: path(counts), class: "spark-count" }));
     series.forEach((s, i) => {
-      if (s.count === null || s.count === undefined || !s.flag) return;
+      if (counts[i] === null || !s.flag) return;
       root.append(svg("circle", { cx: x(i), cy: y(s.count), r: 3, class: s.flag > 0 ? "spark-high" : "spark-low" }));
     });
+    if (series.length) {
+      root.append(text(left, h - 4, "start", series[0].month, "spark-month"));
+      if (series.length > 1) root.append(text(w - right, h - 4, "end", series[series.length - 1].month, "spark-month"));
+    }
     return root;
   }
 
-  function seriesTable(series) {
+  function seriesTable(series, ctx) {
     return el("details", { class: "series" },
       el("summary", { text: "Monthly figures" }),
       el("table", {},
         el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Month" }), el("th", { scope: "col", text: "Incidents" }), el("th", { scope: "col", text: "Expected" }))),
         el("tbody", {}, series.map((s) => el("tr", {},
           el("th", { scope: "row", text: s.month }),
-          el("td", { text: s.count === null || s.count === undefined ? "suppressed" : num(s.count) }),
+          el("td", { text: monthText(s, ctx) }),
           el("td", { text: s.expected === null || s.expected === undefined ? "–" : num(s.expected, 1) })))),
       ));
   }
 
+  /** One comparison; no verdict when either side is hidden (a verdict would be on hidden values). */
   function comparison(label, c, why) {
     if (!c) return el("li", { text: `${label}: not available (${why || "no data for that period"})` });
-    const cur = c.current === null || c.current === undefined ? "suppressed" : num(c.current);
-    const prev = c.previous === null || c.previous === undefined ? "suppressed" : num(c.previous);
-    const pct = c.pct_change === null || c.pct_change === undefined ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
-    const p = c.p_value === null || c.p_value === undefined ? "" : `, p = ${num(c.p_value, 2)}`;
     const period = c.comparison_period ? ` ${c.comparison_period.from} to ${c.comparison_period.to}` : "";
+    const missing = (v) => v === null || v === undefined;
+    if (c.suppressed || missing(c.current) || missing(c.previous)) {
+      return el("li", { class: "direction-hidden", text: `${label}${period}: not shown (small numbers)` });
+    }
+    const pct = missing(c.pct_change) ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
+    const p = missing(c.p_value) ? "" : `, p = ${num(c.p_value, 2)}`;
     return el("li", { class: `direction-${String(c.direction || "").replace(/\s+/g, "-")}` },
-      `${label}${period}: ${cur} vs ${prev}${pct} — `, el("strong", { text: c.direction || "no test" }), p);
+      `${label}${period}: ${num(c.current)} vs ${num(c.previous)}${pct} — `, el("strong", { text: c.direction || "no test" }), p);
   }
 
-  /** Figures of one area: rows of [label, value] plus its summary (or why it is missing). */
-  function renderPanel(container, area, figures, summary, onClose) {
-    const heading = el("h2", { tabindex: "-1", text: area.name });
-    const close = el("button", { type: "button", class: "panel-close", "aria-label": `Close details of ${area.name}`, text: "×", onclick: onClose });
+  function panelBody(figures, summary, ctx) {
     const dl = el("dl", { class: "figures" }, figures.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
-    const parts = [close, heading, el("p", { class: "note", text: `${area.code} · ${area.boundary}` }), dl];
     if (summary && summary.series) {
       const unavailable = (summary.meta && summary.meta.comparisons_unavailable) || {};
-      parts.push(el("h3", { text: "Trend" }), sparkline(summary.series), seriesTable(summary.series));
-      parts.push(el("ul", { class: "comparisons" },
-        comparison("Compared with the period before", summary.vs_previous, unavailable.vs_previous),
-        comparison("Compared with the same period last year", summary.vs_last_year, unavailable.vs_last_year)));
-    } else if (summary && summary.error) {
-      parts.push(el("p", { class: "note", text: `Trend not available: ${summary.error}` }));
-    } else {
-      parts.push(el("p", { class: "note", text: "Loading the trend…" }));
+      return [dl, el("h3", { text: "Trend" }), sparkline(summary.series, ctx), seriesTable(summary.series, ctx),
+        el("ul", { class: "comparisons" },
+          comparison("Compared with the period before", summary.vs_previous, unavailable.vs_previous),
+          comparison("Compared with the same period last year", summary.vs_last_year, unavailable.vs_last_year))];
     }
-    container.replaceChildren(...parts);
+    if (summary && summary.error) return [dl, el("p", { class: "note", text: `Trend not available: ${summary.error}` })];
+    return [dl, el("p", { class: "note", text: "Loading the trend…" })];
+  }
+
+  /**
+   * Figures of one area: rows of [label, value] plus its summary (or why it is missing).
+   * area: {code, name, boundary (a label for people), held (Set of months held, optional),
+   * threshold (the smallest count shown, default 5)}.
+   * Rendering the same area again (its trend arrived) keeps the heading and close button, so
+   * keyboard focus on them survives; focus inside the replaced part moves to the heading.
+   * Returns the heading (tabindex -1) for the caller to focus.
+   */
+  function renderPanel(container, area, figures, summary, onClose) {
+    let heading = container.querySelector(":scope > h2");
+    if (!heading || container.dataset.code !== area.code) {
+      heading = el("h2", { tabindex: "-1", text: area.name });
+      const close = el("button", { type: "button", class: "panel-close", "aria-label": `Close details of ${area.name}`, text: "×", onclick: onClose });
+      const where = el("p", { class: "note", text: `${area.code} · ${area.boundary}` });
+      container.replaceChildren(close, heading, where, el("div", { class: "panel-body" }));
+      container.dataset.code = area.code;
+    }
+    const body = container.querySelector(".panel-body");
+    const focusLost = body.contains(document.activeElement);
+    body.replaceChildren(...panelBody(figures, summary, { held: area.held || null, threshold: area.threshold || 5 }));
     container.hidden = false;
+    if (focusLost) heading.focus();
     return heading;
+  }
+
+  /** Empty and hide an area panel. */
+  function clearPanel(container) {
+    container.hidden = true;
+    container.replaceChildren();
+    delete container.dataset.code;
   }
 
   /** Count, rate and interval of one counts row, as [label, value] rows. */
@@ -333,18 +474,69 @@
   }
 
   /**
-   * The map's visible tiles (not a cross-origin basemap) composed with a title, the legend and
-   * the source into one PNG blob.
+   * Each tile layer of the map (not a cross-origin basemap) drawn as the screen shows it: with
+   * its layer's opacity (the faded choropleth under hotspots) and its tiles' CSS filter (the
+   * hotspot outline). A layer is put together first so that a filter sees no tile seams.
+   */
+  function drawTiles(ctx, map, top) {
+    const size = map.getSize(), box = map.getContainer().getBoundingClientRect();
+    const layers = [...map.getContainer().querySelectorAll(".leaflet-tile-pane .leaflet-layer")]
+      .filter((l) => !l.classList.contains("atlas-basemap"))
+      .sort((a, b) => (Number(a.style.zIndex) || 0) - (Number(b.style.zIndex) || 0));
+    for (const layerEl of layers) {
+      const tiles = layerEl.querySelectorAll("img.leaflet-tile-loaded");
+      if (!tiles.length) continue;
+      const whole = Object.assign(document.createElement("canvas"), { width: size.x, height: size.y });
+      const w = whole.getContext("2d");
+      for (const img of tiles) {
+        const r = img.getBoundingClientRect();
+        w.drawImage(img, r.left - box.left, r.top - box.top, r.width, r.height);
+      }
+      ctx.save();
+      ctx.globalAlpha = Number(getComputedStyle(layerEl).opacity);
+      ctx.filter = getComputedStyle(tiles[0]).filter;
+      ctx.drawImage(whole, 0, top);
+      ctx.restore();
+    }
+  }
+
+  /** Legends beside the map; swatches at the opacity their layer has on screen. */
+  function drawLegends(ctx, legends, x, top) {
+    let y = top;
+    for (const { doc, opacity } of legends) {
+      ctx.font = "bold 13px sans-serif";
+      ctx.fillStyle = "#1b1b1b";
+      ctx.fillText(doc.title, x, y + 14);
+      y += 26;
+      ctx.font = "12px sans-serif";
+      for (const item of doc.items) {
+        if (!/^#[0-9a-f]{6}00$/i.test(item.colour)) {
+          ctx.globalAlpha = FILL_ALPHA * (opacity === undefined ? 1 : opacity);
+          ctx.fillStyle = item.colour;
+          ctx.fillRect(x, y, 22, 14);
+          ctx.globalAlpha = 1;
+        }
+        ctx.strokeStyle = "#777";
+        ctx.strokeRect(x + 0.5, y + 0.5, 21, 13);
+        ctx.fillStyle = "#1b1b1b";
+        ctx.fillText(item.label, x + 30, y + 11);
+        y += 22;
+      }
+      y += 12;
+    }
+  }
+
+  /**
+   * The visible view composed with a title, the legends ([{doc, opacity}]) and the source into
+   * one PNG blob.
    */
   function exportPng(map, title, subtitle, legends, source) {
-    const size = map.getSize(), box = map.getContainer().getBoundingClientRect();
+    const size = map.getSize();
     const legendW = 250, head = 56, foot = 40;
-    const canvas = document.createElement("canvas");
+    const legendH = legends.reduce((h, l) => h + 28 + l.doc.items.length * 22 + 12, 0);
+    const bodyH = Math.max(size.y, legendH);
+    const canvas = Object.assign(document.createElement("canvas"), { width: size.x + legendW, height: head + bodyH + foot });
     const ctx = canvas.getContext("2d");
-    let legendH = 0;
-    for (const doc of legends) legendH += 28 + doc.items.length * 22 + 12;
-    canvas.width = size.x + legendW;
-    canvas.height = head + Math.max(size.y, legendH) + foot;
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.fillStyle = "#1b1b1b";
@@ -352,48 +544,39 @@
     ctx.fillText(title, 10, 24);
     ctx.font = "13px sans-serif";
     ctx.fillText(subtitle, 10, 44);
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(0, head, size.x, size.y);
-    ctx.clip();
-    map.getContainer().querySelectorAll(".leaflet-tile-pane .leaflet-layer").forEach((layerEl) => {
-      if (layerEl.classList.contains("atlas-basemap")) return;
-      layerEl.querySelectorAll("img.leaflet-tile-loaded").forEach((img) => {
-        const r = img.getBoundingClientRect();
-        ctx.drawImage(img, r.left - box.left, r.top - box.top + head, r.width, r.height);
-      });
-    });
-    ctx.restore();
+    drawTiles(ctx, map, head);
     ctx.strokeStyle = "#999";
     ctx.strokeRect(0.5, head + 0.5, size.x - 1, size.y - 1);
-    let y = head + 6;
-    for (const doc of legends) {
-      ctx.font = "bold 13px sans-serif";
-      ctx.fillStyle = "#1b1b1b";
-      ctx.fillText(doc.title, size.x + 12, y + 14);
-      y += 26;
-      ctx.font = "12px sans-serif";
-      for (const item of doc.items) {
-        if (!/^#[0-9a-f]{6}00$/i.test(item.colour)) {
-          ctx.fillStyle = item.colour;
-          ctx.fillRect(size.x + 12, y, 22, 14);
-        }
-        ctx.strokeStyle = "#777";
-        ctx.strokeRect(size.x + 12.5, y + 0.5, 21, 13);
-        ctx.fillStyle = "#1b1b1b";
-        ctx.fillText(item.label, size.x + 42, y + 11);
-        y += 22;
-      }
-      y += 12;
-    }
+    drawLegends(ctx, legends, size.x + 12, head + 6);
     ctx.font = "11px sans-serif";
     ctx.fillStyle = "#444";
     wrapText(ctx, source, canvas.width - 20).slice(0, 2).forEach((line, i) => {
-      ctx.fillText(line, 10, head + Math.max(size.y, legendH) + 16 + i * 14);
+      ctx.fillText(line, 10, head + bodyH + 16 + i * 14);
     });
     return new Promise((resolve, reject) => {
       try { canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no image"))), "image/png"); } catch (e) { reject(e); }
     });
+  }
+
+  /* -- outlines around hotspot cells --------------------------------------------------------- */
+
+  const OUTLINE_ID = "atlas-outline";
+
+  /**
+   * An SVG filter that draws a 1 px dark line just outside the filled parts of an image and
+   * leaves the fills alone, so hotspot cells stand apart from a choropleth of similar reds.
+   * CSS gives it to hotspot tiles (.atlas-hotspots img); exportPng applies the same filter.
+   */
+  function addOutlineFilter() {
+    if (document.getElementById(OUTLINE_ID)) return;
+    const root = svg("svg", { width: 0, height: 0, "aria-hidden": "true", focusable: "false", class: "svg-defs" });
+    root.innerHTML = `<filter id="${OUTLINE_ID}" x="0" y="0" width="1" height="1" color-interpolation-filters="sRGB">
+      <feComponentTransfer in="SourceAlpha" result="solid"><feFuncA type="discrete" tableValues="0 1"/></feComponentTransfer>
+      <feMorphology in="solid" operator="dilate" radius="1" result="grown"/>
+      <feComposite in="grown" in2="solid" operator="out" result="ring"/>
+      <feFlood flood-color="#1b1b1b"/><feComposite in2="ring" operator="in" result="line"/>
+      <feMerge><feMergeNode in="line"/><feMergeNode in="SourceGraphic"/></feMerge></filter>`;
+    document.body.append(root);
   }
 
   function saveBlob(blob, filename) {
@@ -401,6 +584,22 @@
     document.body.append(a);
     a.click();
     setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 2000);
+  }
+
+  /**
+   * Skip links move focus to their target without touching the URL fragment (the map page
+   * keeps its view there).
+   */
+  function wireSkipLinks() {
+    for (const a of document.querySelectorAll("a.skip-link[href^='#']")) {
+      a.addEventListener("click", (e) => {
+        const target = document.getElementById(a.getAttribute("href").slice(1));
+        if (!target) return;
+        e.preventDefault();
+        if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+        target.focus();
+      });
+    }
   }
 
   function addBasemap(map, cfg) {
@@ -415,6 +614,6 @@
 
   global.AtlasUI = {
     el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
-    renderLegend, legendNotes, renderPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap,
+    renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks, boundaryLabel, addOutlineFilter,
   };
 })(window);

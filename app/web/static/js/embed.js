@@ -19,22 +19,23 @@
   }
 
   function closePanel() {
-    $("panel").hidden = true;
-    $("panel").replaceChildren();
+    U.clearPanel($("panel"));
     const opened = state.opened;
     state.opened = null;
     if (opened && opened.getElement()) opened.getElement().focus();
   }
 
   async function openArea(feature, layer) {
-    const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.by };
+    const threshold = cfg.suppressionThreshold || 5;
+    const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.boundary_label || cfg.view.by, threshold };
     state.opened = layer;
     const panel = $("panel");
     U.renderPanel(panel, area, [["Value", feature.properties.label || "no data"]], null, closePanel).focus();
     try {
       const doc = await api.json(`${cfg.base}/areas/${encodeURIComponent(area.code)}`);
       if (state.opened !== layer) return;
-      U.renderPanel(panel, area, U.countFigures(doc.figures, cfg.suppressionThreshold || 5), doc.summary || { error: "no trend" }, closePanel);
+      if (doc.months_held) area.held = new Set(doc.months_held);
+      U.renderPanel(panel, area, U.countFigures(doc.figures, threshold), doc.summary || { error: "no trend" }, closePanel);
     } catch (e) {
       if (state.opened !== layer) return;
       U.renderPanel(panel, area, [["Value", feature.properties.label || "no data"]], { error: e.message }, closePanel);
@@ -44,11 +45,12 @@
   async function init() {
     try {
       const [legend, geo] = await Promise.all([api.json(`${cfg.base}/legend.json`), api.json(`${cfg.base}/areas.geojson`)]);
-      U.renderLegend($("legend"), legend);
-      const areas = U.areaLayer(map, geo, describe, openArea, cfg.view.layer === "hotspots");
+      U.renderLegend($("legend"), legend, cfg.view.boundary_label);
+      const hot = cfg.view.layer === "hotspots";
+      const areas = U.areaLayer(map, geo, describe, openArea, hot);
       if (geo.features.length) map.fitBounds(areas.getBounds(), { padding: [6, 6], animate: false });
       // Tiles only once the view is final, so none are fetched for a view never shown.
-      const tiles = new U.TileLayer(`${cfg.base}/tiles/{z}/{x}/{y}{r}.png`, { maxZoom: 18, zIndex: 2, className: "atlas-choropleth" }).addTo(map);
+      const tiles = new U.TileLayer(`${cfg.base}/tiles/{z}/{x}/{y}{r}.png`, { maxZoom: 18, zIndex: 2, className: hot ? "atlas-hotspots" : "atlas-choropleth" }).addTo(map);
       tiles.on("tileerror", () => status("Some map tiles could not be loaded."));
       const p = legend.meta && legend.meta.period;
       $("embed-period").textContent = [p && p.from ? `${p.from} to ${p.to}` : "", cfg.view.category || "all categories"].filter(Boolean).join(" · ");
@@ -61,6 +63,8 @@
     }
   }
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("panel").hidden) closePanel(); });
+  U.wireSkipLinks();
+  U.addOutlineFilter();
   window.AtlasEmbed = { map, state };
   init();
 })();

@@ -10,9 +10,11 @@
   const CONTROLS = ["dataset", "category", "from", "to", "by", "measure", "classes", "hotspots"];
   const HOTSPOT_GRID_M = 500;
   const FADED = 0.45;
+  const PHONE = window.matchMedia("(max-width: 700px)");
   const state = {
     seq: 0, draws: 0, geo: new Map(), rows: new Map(), areaBy: null, areas: null, choropleth: null,
-    hotspots: null, legend: null, hotLegend: null, period: null, opened: null, fitted: null,
+    hotspots: null, legend: null, hotLegend: null, period: null, opened: null, fitted: null, months: null,
+    boundaries: new Map(),
   };
 
   const map = L.map("map", { zoomSnap: 0.5, minZoom: 6, maxZoom: 18, fadeAnimation: false }).setView([51.25, -0.45], 10);
@@ -91,10 +93,18 @@
     const [datasets, boundaries] = await Promise.all([api.json("/api/v1/datasets"), api.json("/api/v1/boundaries")]);
     fillSelect($("dataset"), datasets.map((d) => [d.dataset, `${d.dataset}${d.access !== "open" ? ` (${d.access})` : ""}`]));
     const sorted = boundaries.slice().sort((a, b) => a.set.localeCompare(b.set) || a.valid_from.localeCompare(b.valid_from));
-    fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${b.title || b.set} — ${b.set} ${b.version} (${b.features} areas)`]));
+    state.boundaries = new Map(sorted.map((b) => [`${b.set}:${b.version}`, b]));
+    fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${U.boundaryLabel(b)} — ${U.num(b.features)} areas`]));
+    for (const o of $("by").options) o.title = o.textContent;
     const wards = sorted.filter((b) => b.set === "wards").pop();
     if (wards) $("by").value = `${wards.set}:${wards.version}`;
     return datasets;
+  }
+
+  /** A boundary selector ("wards:2019") as people read it: the version's title. */
+  function areasLabel(by) {
+    const [set, version] = by.split(":");
+    return U.boundaryLabel(state.boundaries.get(by) || { set, version });
   }
 
   /** Categories and months held, from GET /api/v1/datasets/{dataset}/categories. */
@@ -113,8 +123,10 @@
       }), true);
       select.disabled = false;
       if ([...select.options].some((o) => o.value === wanted)) select.value = wanted;
+      state.months = doc.months ? new Set(doc.months) : null;
       setMonths(doc.months || [], keep);
     } catch (e) {
+      state.months = null;
       fillSelect(select, [], true);
       select.disabled = true;
       note.textContent = e.status === 404
@@ -209,13 +221,13 @@
       tiles.setOpacity(v.hotspots ? FADED : 1);
       $("legend").classList.toggle("faded", Boolean(v.hotspots));
       replaceTiles("hotspots", v.hotspots ? `/api/v1/tiles/hotspots/{z}/{x}/{y}{r}.png?${hp}` : null);
-      U.renderLegend($("legend"), legend);
-      if (hotLegend) U.renderLegend($("hot-legend"), hotLegend); else $("hot-legend").hidden = true;
+      U.renderLegend($("legend"), legend, areasLabel(v.by));
+      if (hotLegend) U.renderLegend($("hot-legend"), hotLegend, areasLabel(v.by)); else $("hot-legend").hidden = true;
       updatePrintInfo(v, legend);
       await U.tilesSettled(tiles);
       if (seq !== state.seq) return;
       const p = state.period;
-      status(`Showing ${counts.rows.length} areas of ${legend.meta.boundary ? legend.meta.boundary.selector : v.by}, ${p.from} to ${p.to}.`);
+      status(`Showing ${counts.rows.length} areas of ${areasLabel(v.by)}, ${p.from} to ${p.to}.`);
       ready(true);
     } catch (e) {
       if (seq !== state.seq) return;
@@ -227,9 +239,7 @@
   /* -- the area panel --------------------------------------------------------------------- */
 
   function closePanel(refocus) {
-    const panel = $("panel");
-    panel.hidden = true;
-    panel.replaceChildren();
+    U.clearPanel($("panel"));
     const opened = state.opened;
     state.opened = null;
     if (refocus && opened && opened.getElement()) opened.getElement().focus();
@@ -239,11 +249,17 @@
     const v = view();
     const row = state.rows.get(code);
     const feature = layer ? layer.feature : null;
-    const area = { code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: v.by };
+    const area = {
+      code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: areasLabel(v.by),
+      held: state.months, threshold: cfg.suppressionThreshold || 5,
+    };
     state.opened = layer || null;
     const figures = U.countFigures(row, cfg.suppressionThreshold || 5);
     const panel = $("panel");
-    U.renderPanel(panel, area, figures, null, () => closePanel(true)).focus();
+    const heading = U.renderPanel(panel, area, figures, null, () => closePanel(true));
+    heading.focus({ preventScroll: PHONE.matches });
+    // On a phone the panel is below the map: bring it up so its figures can be read.
+    if (PHONE.matches) panel.scrollIntoView({ block: "start" });
     status(`Details of ${area.name}.`);
     const p = common(v);
     p.set("by", v.by);
@@ -257,15 +273,32 @@
     }
     if (state.opened !== (layer || null) || panel.hidden) return;
     U.renderPanel(panel, area, figures, summary, () => closePanel(true));
+    // The trend made the panel taller: on a phone, bring as much of it up as fits.
+    if (PHONE.matches && panel.contains(document.activeElement) && panel.getBoundingClientRect().bottom > innerHeight) {
+      panel.scrollIntoView({ block: "start" });
+    }
+  }
+
+  function goToPicked() {
+    const code = $("area-pick").value;
+    if (!code || !state.areas) { status("Choose an area first."); return; }
+    const layer = state.areas.getLayers().find((l) => l.feature.properties.code === code);
+    if (!layer) return;
+    map.fitBounds(layer.getBounds(), { maxZoom: 14 });
+    openArea(code, layer);
   }
 
   /* -- downloads and print ---------------------------------------------------------------- */
 
+  /** e.g. police-uk-surrey_wards-2019_counts_burglary_2023-02-to-2024-01.csv: the file says
+   * which dataset, geography, measure, category and period it holds once it is passed on. */
   function filename(v, ext) {
-    const parts = [v.dataset, v.by.replace(":", "-"), v.measure];
-    if (v.category) parts.push(v.category.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase());
-    if (state.period) parts.push(`${state.period.from}_${state.period.to}`);
-    return `${parts.join("-")}.${ext}`;
+    const slug = (t) => String(t).replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase();
+    const p = state.period || {};
+    const parts = [slug(v.dataset), slug(v.by), v.measure];
+    if (v.category) parts.push(slug(v.category));
+    parts.push(`${v.from || p.from || "first"}-to-${v.to || p.to || "last"}`);
+    return `${parts.join("_")}.${ext}`;
   }
 
   async function download(kind) {
@@ -274,7 +307,8 @@
     try {
       const [blob, name] = await downloadBlob(kind, v);
       U.saveBlob(blob, name);
-      status(`Downloaded ${name}.`);
+      const sup = state.legend && state.legend.meta && state.legend.meta.suppression;
+      status(`Downloaded ${name}.${sup ? ` Small numbers are suppressed in it: ${sup.rule || `counts below ${sup.threshold} hidden`}.` : ""}`);
     } catch (e) {
       status(`Could not prepare the download: ${e.message}`);
     }
@@ -290,7 +324,8 @@
       return [await api.blob(`/api/v1/hotspots?${hotspotParams(v)}`, "application/geo+json"), filename(v, "hotspots.geojson")];
     }
     if (kind === "png") {
-      const legends = [state.legend, state.hotLegend].filter(Boolean);
+      const legends = [{ doc: state.legend, opacity: v.hotspots ? FADED : 1 }];
+      if (v.hotspots && state.hotLegend) legends.push({ doc: state.hotLegend });
       const blob = await U.exportPng(map, titleOf(v), subtitleOf(v), legends, sourceNote(state.legend));
       return [blob, filename(v, "png")];
     }
@@ -326,7 +361,7 @@
   function subtitleOf(v) {
     const p = state.period || {};
     const hot = v.hotspots ? `; Gi* hotspots ${v.hotspots === "grid" ? `(${HOTSPOT_GRID_M} m grid)` : "by area"}` : "";
-    return `${v.by}, ${p.from || "?"} to ${p.to || "?"}${hot}`;
+    return `${areasLabel(v.by)}, ${p.from || "?"} to ${p.to || "?"}${hot}`;
   }
 
   function sourceNote(legend) {
@@ -339,7 +374,7 @@
     $("print-title").textContent = titleOf(v);
     $("print-period").textContent = subtitleOf(v);
     const sentence = (t) => t.charAt(0).toUpperCase() + t.slice(1).replace(/\.$/, "");
-    $("print-notes").textContent = `${U.legendNotes(legend.meta || {}).map(sentence).join(". ")}.`;
+    $("print-notes").textContent = `${U.legendNotes(legend.meta || {}, areasLabel(v.by)).map(sentence).join(". ")}.`;
     $("print-source").textContent = sourceNote(legend);
     $("print-date").textContent = `Printed ${new Date().toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" })}.`;
   }
@@ -381,7 +416,7 @@
 
   async function init() {
     showTokenState();
-    if (window.matchMedia("(max-width: 700px)").matches) $("options").open = false;
+    if (PHONE.matches) $("options").open = false;
     try {
       const datasets = await loadDatasets();
       const saved = restoreView();
@@ -402,11 +437,11 @@
   $("dataset").addEventListener("change", async () => { await loadCategories($("dataset").value, false); draw(); });
   for (const id of CONTROLS.slice(1)) $(id).addEventListener("change", draw);
   $("controls").addEventListener("submit", (e) => { e.preventDefault(); draw(); });
-  $("area-pick").addEventListener("change", () => {
-    const code = $("area-pick").value;
-    if (!code || !state.areas) return;
-    const layer = state.areas.getLayers().find((l) => l.feature.properties.code === code);
-    if (layer) { map.fitBounds(layer.getBounds(), { maxZoom: 14 }); openArea(code, layer); }
+  // The area picker opens an area when the choice is committed (Enter or the Go button), not on
+  // every change: in Chromium each arrow key in a closed select is a change (WCAG 3.2.2).
+  $("area-pick-form").addEventListener("submit", (e) => { e.preventDefault(); goToPicked(); });
+  $("area-pick").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); goToPicked(); }
   });
   $("dl-csv").addEventListener("click", () => download("csv"));
   $("dl-geojson").addEventListener("click", () => download("geojson"));
@@ -438,6 +473,9 @@
     restart();
   });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("panel").hidden) closePanel(true); });
+
+  U.wireSkipLinks();
+  U.addOutlineFilter();
 
   window.AtlasMap = { map, state, draw, openArea };
   init();
