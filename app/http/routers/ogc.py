@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from app.http.conditional import cached_response, weak_etag
 from app.http.deps import AtlasDep, PrincipalDep
 from app.http.routers.analysis import MONTH
 from app.services import ogc, ogc_params
@@ -102,8 +103,15 @@ def items(
 ) -> Response:
     """A page of features as GeoJSON (CRS84, or ``crs``), with numberMatched and next links."""
     q = ogc_params.ItemsQuery.parse(limit, offset, bbox, bbox_crs, crs, when, first, last, category)
-    body = ogc.items_page(atlas, principal, collection_id, q, _url(request))
-    return Response(body, media_type=ogc_params.GEOJSON, headers=ogc.content_crs(q.crs))
+    page = ogc.items_page(atlas, principal, collection_id, q, _url(request))
+    return cached_response(
+        page.body.encode(),
+        ogc_params.GEOJSON,
+        request,
+        principal,
+        etag=weak_etag(page.version_basis),
+        headers=ogc.content_crs(q.crs),
+    )
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response)
