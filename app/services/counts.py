@@ -31,6 +31,9 @@ class CountQuery:
     rates: bool = False
     #: Empirical Bayes smoothed rates for maps of small areas: "eb_global" or "eb_local".
     smooth: str | None = None
+    #: Only these areas (codes of the ``by`` version); None for all. Nothing outside them
+    #: informs the table: its incidents, totals, caveats, rates and suppression are theirs.
+    areas: tuple[str, ...] | None = None
 
 
 def boundary_meta(v: BoundaryVersionRecord) -> dict[str, Any]:
@@ -59,28 +62,39 @@ def counts_table(
     principal: Principal,
     threshold: int,
 ) -> dict[str, Any]:
-    """``{"rows": [...], "meta": {...}}``: one row per area of the selected version."""
+    """``{"rows": [...], "meta": {...}}``: one row per area of the selected version.
+
+    With ``q.areas`` only those areas' rows, in layer order, and only their incidents count
+    anywhere in the table or its metadata (so a scoped view reveals nothing about other areas).
+    """
     version = areas.resolve(q.by)
     layer = areas.layer(version.id)
+    keep = areas.positions(version.id, q.areas)
     frame = cache.frame(dataset)
-    mask = frame.select(q.first, q.last, q.category)
     area_idx = cache.area_idx(frame, version.id)
-    counts = count_by_area(area_idx, layer.codes.size, mask=mask)
+    mask = frame.select(q.first, q.last, q.category)
+    if q.areas is not None:
+        mask &= np.isin(area_idx, keep)
+    counts = count_by_area(area_idx, layer.codes.size, mask=mask)[keep]
     first, last = period_of(frame, mask, q)
     rows: list[dict[str, Any]] = [
         {"area_code": str(c), "area_name": str(n), "count": int(k)}
-        for c, n, k in zip(layer.codes.tolist(), layer.names.tolist(), counts.tolist(), strict=True)
+        for c, n, k in zip(
+            layer.codes[keep].tolist(), layer.names[keep].tolist(), counts.tolist(), strict=True
+        )
     ]
     meta = _meta(dataset, version, frame, mask, area_idx, q, first, last)
+    if q.areas is not None:
+        meta["areas"] = {"filter": len(rows), "detail": "only the listed areas' incidents"}
     if q.rates or q.smooth:
-        _add_rates(rows, counts, denominators, version, first, last, meta)
+        _add_rates(rows, counts, denominators, version, keep, (first, last), meta)
     if q.smooth:
         if principal.suppressed:
             raise Forbidden(
                 "smoothed rates are for analysts: they are computed from the small counts that "
                 "public and partner views hide, and would give them back"
             )
-        _add_smoothed(rows, counts, areas, version, q.smooth, meta)
+        _add_smoothed(rows, counts, areas, version, keep, q.smooth, meta)
     if principal.suppressed:
         _suppress(rows, counts, meta, threshold)
     return {"rows": rows, "meta": meta}
@@ -145,14 +159,15 @@ def _add_rates(
     counts: np.ndarray,
     denominators: Denominators,
     version: BoundaryVersionRecord,
-    first: str,
-    last: str,
+    keep: np.ndarray,
+    period: tuple[str, str],
     meta: dict[str, Any],
 ) -> None:
-    denom = denominators.for_period(version, first, last)
-    table = rates_per_1000(counts, denom.values)
+    denom = denominators.for_period(version, *period)
+    population = denom.values[keep]
+    table = rates_per_1000(counts, population)
     for i, row in enumerate(rows):
-        pop = denom.values[i]
+        pop = population[i]
         row["population"] = None if not np.isfinite(pop) else round(float(pop), 1)
         for f in ("rate_per_1000", "ci_low", "ci_high"):
             v = float(getattr(table, f)[i])
@@ -178,6 +193,7 @@ def _add_smoothed(
     counts: np.ndarray,
     areas: AreaCatalogue,
     version: BoundaryVersionRecord,
+    keep: np.ndarray,
     smooth: str,
     meta: dict[str, Any],
 ) -> None:
@@ -188,7 +204,7 @@ def _add_smoothed(
     if smooth == "eb_global":
         smoothed = eb_global(counts, population)
     else:
-        smoothed = eb_local(counts, population, areas.queen(version.id))
+        smoothed = eb_local(counts, population, areas.queen(version.id)[keep][:, keep])
     for row, v in zip(rows, (1000.0 * smoothed).tolist(), strict=True):
         row["rate_smoothed_per_1000"] = None if not np.isfinite(v) else round(v, 4)
     meta["smoothing"] = {

@@ -47,6 +47,8 @@ class MapSpec:
     k: int = 5
     breaks: tuple[float, ...] | None = None
     palette: str = "YlOrRd"
+    #: Only these areas of ``by``: classified, suppressed and analysed over them alone.
+    areas: tuple[str, ...] | None = None
 
     def check(self) -> None:
         if self.layer not in LAYERS:
@@ -58,6 +60,8 @@ class MapSpec:
             raise BadRequest(f"the {self.layer} layer needs by=<boundary selector> (and no grid)")
         if self.layer != "areas" and not self.dataset:
             raise BadRequest(f"the {self.layer} layer needs dataset=<name>")
+        if self.areas is not None and (self.layer == "areas" or self.by is None):
+            raise BadRequest("areas=<codes> needs a counts, rates or hotspots layer with by=SEL")
 
     def query(self) -> dict[str, str]:
         """The spec as URL query parameters (only those set)."""
@@ -66,7 +70,12 @@ class MapSpec:
             if name == "layer" or value is None:
                 continue
             key = {"first": "from", "last": "to"}.get(name, name)
-            out[key] = ",".join(f"{b:g}" for b in value) if name == "breaks" else f"{value}"
+            if name == "breaks":
+                out[key] = ",".join(f"{b:g}" for b in value)
+            elif name == "areas":
+                out[key] = ",".join(value)
+            else:
+                out[key] = f"{value}"
         return out
 
 
@@ -197,7 +206,9 @@ class MapBuilder:
     def _choropleth(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
         assert spec.by is not None and spec.dataset is not None
         rates = spec.layer == "rates"
-        q = CountQuery(spec.dataset, spec.by, spec.first, spec.last, spec.category, rates)
+        q = CountQuery(
+            spec.dataset, spec.by, spec.first, spec.last, spec.category, rates, areas=spec.areas
+        )
         data = self.atlas.counts(q, principal)
         rows, meta = data["rows"], data["meta"]
         field_name = "rate_per_1000" if rates else "count"
@@ -241,7 +252,7 @@ class MapBuilder:
         return ThematicMap(
             spec,
             key,
-            self._area_mercator(version.id),
+            self._area_mercator(version.id)[self.atlas.areas.positions(version.id, spec.areas)],
             np.arange(len(rows), dtype=np.uint64),
             props,
             fill,
@@ -252,7 +263,9 @@ class MapBuilder:
 
     def _hotspots(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
         assert spec.dataset is not None
-        q = HotspotQuery(spec.dataset, spec.grid, spec.by, spec.first, spec.last, spec.category)
+        q = HotspotQuery(
+            spec.dataset, spec.grid, spec.by, spec.first, spec.last, spec.category, areas=spec.areas
+        )
         out = self.atlas.hotspots(q, principal)
         bins = np.array([p["hotspot_bin"] for p in out.properties], dtype=np.int64)
         colours = hotspot_colours()
@@ -262,7 +275,9 @@ class MapBuilder:
         fill = table[bins + 3]
         if spec.by is not None:
             version = self.atlas.areas.resolve(spec.by)
-            geoms = self._area_mercator(version.id)
+            geoms = self._area_mercator(version.id)[
+                self.atlas.areas.positions(version.id, spec.areas)
+            ]
         else:
             geoms = to_mercator(out.geometries, self.atlas.geocoder.ostn15.to_lonlat)
         props: dict[str, np.ndarray] = {

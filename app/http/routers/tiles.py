@@ -42,6 +42,10 @@ def map_spec(
         str | None, Query(description="Comma-separated upper bounds for classes=fixed")
     ] = None,
     palette: str = "YlOrRd",
+    areas: Annotated[
+        str | None,
+        Query(description="Comma-separated area codes of `by`: map (and classify) only these"),
+    ] = None,
 ) -> MapSpec:
     parsed = None
     if breaks:
@@ -49,7 +53,10 @@ def map_spec(
             parsed = tuple(float(b) for b in breaks.split(","))
         except ValueError as exc:
             raise BadRequest("breaks must be comma-separated numbers") from exc
-    return MapSpec(layer, dataset, by, grid, first, last, category, classes, k, parsed, palette)
+    codes = None if areas is None else tuple(c.strip() for c in areas.split(",") if c.strip())
+    return MapSpec(
+        layer, dataset, by, grid, first, last, category, classes, k, parsed, palette, codes
+    )
 
 
 SpecDep = Annotated[MapSpec, Depends(map_spec)]
