@@ -19,6 +19,8 @@ from geo.rates import MIN_STABLE_COUNT, rates_per_1000
 from geo.smoothing import eb_global, eb_local
 
 RATE_FIELDS = ("population", "rate_per_1000", "ci_low", "ci_high")
+#: The caveat of any table or map of a selection without incidents (counts, rates, hotspots).
+NO_INCIDENTS = "no incidents in this selection"
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _caveats(frame: IncidentFrame, mask: np.ndarray) -> list[str]:
     out: list[str] = []
     n = int(mask.sum())
     if n == 0:
-        return ["no incidents in this selection"]
+        return [NO_INCIDENTS]
     if np.isnat(frame.occurred_from[mask]).all():
         out.append("month only: the source gives no dates or times within the month")
     unlocated = int((mask & ~frame.located).sum())

@@ -19,7 +19,7 @@ from app.access.principal import Principal
 from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
 from app.services.cache import LRU
-from app.services.counts import boundary_meta
+from app.services.counts import NO_INCIDENTS, boundary_meta
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
 from app.services.hotspot_methods import (
@@ -314,6 +314,7 @@ def _base_meta(
         "unlocated": int((mask & ~frame.located).sum()),
         "crs": "EPSG:27700",
         "data_version": frame.data_version,
+        "caveats": [NO_INCIDENTS] if not mask.any() else [],
     }
 
 
@@ -337,16 +338,13 @@ def _meta(
             },
             "n_features": n,
             "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},
-            "caveats": (
-                [
-                    "police.uk-style anonymised snap points: cells under ~200 m mostly measure "
-                    "the snap-point layout rather than where incidents happened"
-                ]
-                if q.grid_m is not None and q.grid_m < 200
-                else []
-            ),
         }
     )
+    if q.grid_m is not None and q.grid_m < 200:
+        meta["caveats"].append(
+            "police.uk-style anonymised snap points: cells under ~200 m mostly measure "
+            "the snap-point layout rather than where incidents happened"
+        )
     return meta
 
 

@@ -72,7 +72,9 @@ _DESCRIPTIONS: dict[Kind, str] = {
     ),
     "hotspots": (
         "Getis-Ord Gi* hotspots: count, gi_z, p_value, q_value (Benjamini-Hochberg), hotspot_bin. "
-        "datetime (or from/to) and category narrow the incidents analysed."
+        "datetime (or from/to) and category narrow the incidents analysed. A period without "
+        "incidents still gives every feature (count 0, hotspot_bin 0), as counts give every area "
+        "with 0, and meta.caveats says 'no incidents in this selection'."
     ),
 }
 

@@ -20,13 +20,22 @@ router = APIRouter(tags=["OGC API - Features"])
 Limit = Annotated[
     int,
     Query(
-        ge=1, le=ogc_params.MAX_LIMIT, description=f"Features per page (1..{ogc_params.MAX_LIMIT})"
+        ge=1,
+        description=(
+            f"Features per page; above {ogc_params.MAX_LIMIT} the maximum "
+            f"{ogc_params.MAX_LIMIT} is used"
+        ),
     ),
 ]
 Offset = Annotated[int, Query(ge=0, description="Features to skip (next/prev links set it)")]
 Bbox = Annotated[
     str | None,
-    Query(description="minx,miny,maxx,maxy in CRS84 degrees, or in bbox-crs; intersects"),
+    Query(
+        description=(
+            "minx,miny,maxx,maxy in CRS84 degrees (lon/lat; numbers out of range are refused), "
+            "or in bbox-crs (EPSG:27700 metres); intersects"
+        )
+    ),
 ]
 BboxCrs = Annotated[
     str | None, Query(alias="bbox-crs", description="CRS of bbox: CRS84 URI or EPSG:27700")
