@@ -4,6 +4,10 @@ A map is a layer (``areas``, ``counts``, ``rates``, ``hotspots``) with its datas
 period, category and classification. It is built once per store data version and caller class
 (public/partner views are suppressed, analysts' are not) and cached, so colours agree across tiles
 and a new batch, boundary version or population never leaves a stale map behind.
+
+Features of the counts, rates and hotspots layers carry ``value`` (what is coloured), ``class``
+(the index of the feature's item in the legend's ``items``) and ``label`` (its text); whole
+numbers (counts, classes, bins) are integers, so vector tiles encode them as int values.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from app.errors import BadRequest
 from app.services.counts import CountQuery
 from app.services.hotspots import HotspotQuery
 from geo.classify import classify
-from geo.palettes import MIN_CLASSES, hex_to_rgba, hotspot_colours, sequential
-from geo.tiles.legend import LegendItem, choropleth_legend, hotspot_legend
+from geo.palettes import MIN_CLASSES, hex_to_rgba, sequential
+from geo.tiles.legend import HOTSPOT_LABELS, LegendItem, choropleth_legend, hotspot_legend
 from geo.tiles.webmercator import mercator_to_lonlat, to_mercator
 
 if TYPE_CHECKING:
     from app.atlas import Atlas
 
 LAYERS: tuple[str, ...] = ("areas", "counts", "rates", "hotspots")
+#: Hotspot methods drawn as tiles (their legend is the seven Gi* bins).
+TILE_METHODS: tuple[str, ...] = ("gi_star",)
 FILL_ALPHA = 215
 
 
@@ -49,6 +55,8 @@ class MapSpec:
     palette: str = "YlOrRd"
     #: Only these areas of ``by``: classified, suppressed and analysed over them alone.
     areas: tuple[str, ...] | None = None
+    #: Hotspot method; tiles are cut of Gi* only (None: the default, Gi*).
+    method: str | None = None
 
     def check(self) -> None:
         if self.layer not in LAYERS:
@@ -62,6 +70,20 @@ class MapSpec:
             raise BadRequest(f"the {self.layer} layer needs dataset=<name>")
         if self.areas is not None and (self.layer == "areas" or self.by is None):
             raise BadRequest("areas=<codes> needs a counts, rates or hotspots layer with by=SEL")
+        self._check_method()
+
+    def _check_method(self) -> None:
+        """Refuse, never ignore, a method the tiles do not draw."""
+        if self.method is None:
+            return
+        if self.layer != "hotspots":
+            raise BadRequest("method= applies to the hotspots layer only")
+        if self.method not in TILE_METHODS:
+            raise BadRequest(
+                f"hotspot tiles and legends support method={', '.join(TILE_METHODS)} only, "
+                f"not {self.method!r}; kde, local_moran and emerging results are served as "
+                "GeoJSON by /api/v1/hotspots?method=..."
+            )
 
     def query(self) -> dict[str, str]:
         """The spec as URL query parameters (only those set)."""
@@ -99,6 +121,10 @@ class ThematicMap:
         lon, lat = mercator_to_lonlat(np.array([minx, maxx]), np.array([miny, maxy]))
         return (float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))
 
+    def field_types(self) -> dict[str, str]:
+        """TileJSON ``vector_layers`` field types: ``Number`` or ``String`` per property."""
+        return {name: _field_type(column) for name, column in self.properties.items()}
+
     def legend_doc(self) -> dict[str, Any]:
         return {
             "title": self.legend_title,
@@ -118,6 +144,22 @@ def palette_for(name: str, k: int) -> list[str]:
 
 def _column(rows: list[dict[str, Any]], name: str) -> np.ndarray:
     return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as Python ints (None where NaN): tiles encode them as int, not double."""
+    out = np.full(values.shape, None, dtype=object)
+    present = np.isfinite(values)
+    out[present] = values[present].astype(np.int64).tolist()
+    return out
+
+
+def _field_type(column: np.ndarray) -> str:
+    if column.dtype.kind in "fiu":
+        return "Number"
+    present = [v for v in column.tolist() if v is not None]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
+    return "Number" if present and numeric else "String"
 
 
 class MapBuilder:
@@ -217,8 +259,8 @@ class MapBuilder:
         props: dict[str, np.ndarray] = {
             "code": np.array([r["area_code"] for r in rows], dtype=object),
             "name": np.array([r["area_name"] for r in rows], dtype=object),
-            "value": values,
-            "count": _column(rows, "count"),
+            "value": values if rates else _whole(values),
+            "count": _whole(_column(rows, "count")),
         }
         title = "Incidents per 1,000 residents" if rates else "Incidents"
         fill = np.zeros((len(rows), 4), dtype=np.uint8)
@@ -229,8 +271,7 @@ class MapBuilder:
             cls = c.classes(values)
             table = np.array([hex_to_rgba(h, FILL_ALPHA) for h in colours], dtype=np.uint8)
             fill[cls >= 0] = table[cls[cls >= 0]]
-            props["class"] = cls.astype(np.float64)
-            props["class"][cls < 0] = np.nan
+            props["class"] = _whole(np.where(cls >= 0, cls, np.nan))
             legend = choropleth_legend(c, colours, title, suppressed=principal.suppressed)
             meta["classification"] = {
                 "method": c.method,
@@ -268,11 +309,11 @@ class MapBuilder:
         )
         out = self.atlas.hotspots(q, principal)
         bins = np.array([p["hotspot_bin"] for p in out.properties], dtype=np.int64)
-        colours = hotspot_colours()
-        table = np.array(
-            [hex_to_rgba(colours[b], FILL_ALPHA if b else 0) for b in range(-3, 4)], dtype=np.uint8
-        )
-        fill = table[bins + 3]
+        legend = hotspot_legend()
+        # Tiles are painted from the legend itself (hot first: bin b is item 3 - b), so they
+        # agree; "Not significant" is listed clear and left clear, over the choropleth below.
+        table = np.array([hex_to_rgba(i.colour, FILL_ALPHA) for i in legend], np.uint8)
+        fill = table[3 - bins]
         if spec.by is not None:
             version = self.atlas.areas.resolve(spec.by)
             geoms = self._area_mercator(version.id)[
@@ -282,11 +323,14 @@ class MapBuilder:
             geoms = to_mercator(out.geometries, self.atlas.geocoder.ostn15.to_lonlat)
         props: dict[str, np.ndarray] = {
             "id": np.array([str(i) for i in out.ids], dtype=object),
-            "value": bins.astype(np.float64),
-            "hotspot_bin": bins.astype(np.float64),
+            "value": _whole(bins.astype(np.float64)),
+            # The legend lists the bins hot first: bin +3 is item 0, bin -3 item 6.
+            "class": _whole((3 - bins).astype(np.float64)),
+            "label": np.array([HOTSPOT_LABELS[b] for b in bins.tolist()], dtype=object),
+            "hotspot_bin": _whole(bins.astype(np.float64)),
             "gi_z": _column(out.properties, "gi_z"),
             "q_value": _column(out.properties, "q_value"),
-            "count": _column(out.properties, "count"),
+            "count": _whole(_column(out.properties, "count")),
         }
         if spec.by is not None:
             props["name"] = np.array([p["area_name"] for p in out.properties], dtype=object)
@@ -297,7 +341,7 @@ class MapBuilder:
             np.arange(len(bins), dtype=np.uint64),
             props,
             fill,
-            hotspot_legend(),
+            legend,
             "Gi* hotspots",
             out.meta,
         )

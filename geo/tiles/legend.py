@@ -3,7 +3,7 @@
 A choropleth legend lists one item per class of the map's :class:`~geo.classify.Classification`
 (computed once for the whole map, so the legend matches every tile), then "Suppressed" when small
 counts were hidden and always "No data". The hotspot legend lists the seven Gi* bins from hot
-(+3) to cold (-3).
+(+3) to cold (-3), "Not significant" clear (``#rrggbb00``) as the tiles draw it.
 """
 
 from __future__ import annotations
@@ -129,11 +129,12 @@ def hotspot_legend() -> list[LegendItem]:
     -------
     list of LegendItem
         Seven items, bins +3 .. -3, coloured by :func:`geo.palettes.hotspot_colours`, with
-        ``lower == upper == bin``.
+        ``lower == upper == bin``. "Not significant" has its colour with alpha 00: hotspot
+        tiles leave those features clear (they overlay a choropleth), and the legend says so.
     """
     colours = hotspot_colours()
     return [
-        LegendItem(label, colours[bin_], float(bin_), float(bin_))
+        LegendItem(label, colours[bin_] + ("00" if bin_ == 0 else ""), float(bin_), float(bin_))
         for bin_, label in HOTSPOT_LABELS.items()
     ]
 

@@ -155,3 +155,80 @@ def test_hotspot_and_rates_layers_and_bad_tiles(client: TestClient, loaded: Atla
             "application/problem+json"
         )
     assert client.get("/api/v1/tiles/nope/1/1/1.mvt", params=PARAMS).status_code == 400
+
+
+# -- hotspot layer: value, class and label like the other layers; integers as ints -----------
+
+HOT = {"dataset": "surrey", "grid": 1000}
+
+
+def test_hotspot_features_carry_value_class_and_label_of_their_legend_item(
+    client: TestClient, loaded: Atlas
+) -> None:
+    z, x, y = SURREY_Z12
+    items = client.get("/api/v1/tiles/hotspots/legend.json", params=HOT).json()["items"]
+    tile = client.get(f"/api/v1/tiles/hotspots/{z}/{x}/{y}.mvt", params=HOT)
+    feats = mapbox_vector_tile.decode(tile.content)["hotspots"]["features"]
+    assert feats
+    for f in feats:
+        p = f["properties"]
+        item = items[p["class"]]
+        assert item["lower"] == item["upper"] == p["hotspot_bin"] == p["value"]
+        assert p["label"] == item["label"]
+
+
+@pytest.mark.parametrize(("layer", "params"), [("counts", PARAMS), ("hotspots", HOT)])
+def test_whole_numbers_are_int_values_in_vector_tiles(
+    client: TestClient, loaded: Atlas, layer: str, params: dict[str, object]
+) -> None:
+    z, x, y = SURREY_Z12
+    tile = client.get(f"/api/v1/tiles/{layer}/{z}/{x}/{y}.mvt", params=params)
+    feats = mapbox_vector_tile.decode(tile.content)[layer]["features"]
+    whole = ("count", "class", "value", "hotspot_bin")
+    seen = [f["properties"][k] for f in feats for k in whole if k in f["properties"]]
+    assert seen and all(type(v) is int for v in seen)  # a double would decode as float
+    fields = client.get(f"/api/v1/tiles/{layer}/tilejson.json", params=params).json()
+    types = fields["vector_layers"][0]["fields"]
+    assert types["count"] == types["class"] == types["value"] == "Number"
+    assert types["label"] == "String"
+
+
+@pytest.mark.parametrize("method", ["kde", "local_moran", "emerging", "nonsense"])
+@pytest.mark.parametrize("route", ["legend.json", "12/2045/1367.mvt", "12/2045/1367.png"])
+def test_hotspot_methods_the_tiles_do_not_draw_are_refused(
+    client: TestClient, loaded: Atlas, method: str, route: str
+) -> None:
+    r = client.get(f"/api/v1/tiles/hotspots/{route}", params={**HOT, "method": method})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem")
+    assert "gi_star" in r.json()["detail"]
+    ok = client.get(f"/api/v1/tiles/hotspots/{route}", params={**HOT, "method": "gi_star"})
+    assert ok.status_code == 200
+    counts = client.get(f"/api/v1/tiles/counts/{route}", params={**PARAMS, "method": "gi_star"})
+    assert counts.status_code == 400
+
+
+def test_not_significant_cells_are_drawn_as_the_legend_says(
+    client: TestClient, loaded: Atlas
+) -> None:
+    """The legend and the PNG agree on "Not significant": listed clear (#rrggbb00) and left
+    clear (the documented choice: the hotspot overlay shows the choropleth beneath)."""
+    z, x, y = SURREY_Z12
+    items = client.get("/api/v1/tiles/hotspots/legend.json", params=HOT).json()["items"]
+    neutral = next(i["colour"] for i in items if i["lower"] == 0)
+    rgb = tuple(int(neutral[k : k + 2], 16) for k in (1, 3, 5))
+    feats = mapbox_vector_tile.decode(
+        client.get(f"/api/v1/tiles/hotspots/{z}/{x}/{y}.mvt", params=HOT).content
+    )["hotspots"]["features"]
+    assert sum(f["properties"]["hotspot_bin"] == 0 for f in feats) > len(feats) / 2
+    img = np.asarray(
+        Image.open(
+            io.BytesIO(client.get(f"/api/v1/tiles/hotspots/{z}/{x}/{y}.png", params=HOT).content)
+        ).convert("RGBA")
+    )
+    painted = img[img[..., 3] > 150][:, :3]
+    drawn = bool((painted == rgb).all(axis=1).any())
+    listed_clear = len(neutral) == 9 and neutral.lower().endswith("00")
+    assert drawn != listed_clear
+    assert listed_clear and (img[..., 3] == 0).mean() > 0.2
+    palette = {tuple(int(i["colour"][k : k + 2], 16) for k in (1, 3, 5)) for i in items}
+    assert {tuple(c) for c in painted.tolist()} <= palette

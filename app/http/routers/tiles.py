@@ -46,6 +46,9 @@ def map_spec(
         str | None,
         Query(description="Comma-separated area codes of `by`: map (and classify) only these"),
     ] = None,
+    method: Annotated[
+        str | None, Query(description="Hotspot method: gi_star (others are refused)")
+    ] = None,
 ) -> MapSpec:
     parsed = None
     if breaks:
@@ -55,7 +58,7 @@ def map_spec(
             raise BadRequest("breaks must be comma-separated numbers") from exc
     codes = None if areas is None else tuple(c.strip() for c in areas.split(",") if c.strip())
     return MapSpec(
-        layer, dataset, by, grid, first, last, category, classes, k, parsed, palette, codes
+        layer, dataset, by, grid, first, last, category, classes, k, parsed, palette, codes, method
     )
 
 
@@ -76,7 +79,7 @@ def tilejson_doc(request: Request, spec: MapSpec, m: ThematicMap) -> dict[str, A
     base = str(request.base_url).rstrip("/") + f"/api/v1/tiles/{spec.layer}"
     query = urlencode(spec.query())
     west, south, east, north = m.bounds_lonlat()
-    fields = {k: ("Number" if v.dtype.kind in "fiu" else "String") for k, v in m.properties.items()}
+    fields = m.field_types()
     return {
         "tilejson": "3.0.0",
         "name": f"Community Safety Atlas: {spec.layer}",
