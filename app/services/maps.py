@@ -24,9 +24,9 @@ from app.access.principal import Principal
 from app.errors import BadRequest
 from app.services.counts import CountQuery
 from app.services.hotspots import HotspotQuery
-from geo.classify import classify
-from geo.palettes import MIN_CLASSES, hex_to_rgba, sequential
-from geo.tiles.legend import HOTSPOT_LABELS, LegendItem, choropleth_legend, hotspot_legend
+from app.services.map_style import FILL_ALPHA, style_choropleth, whole
+from geo.palettes import hex_to_rgba
+from geo.tiles.legend import HOTSPOT_LABELS, SUPPRESSED_COLOUR, LegendItem, hotspot_legend
 from geo.tiles.webmercator import mercator_to_lonlat, to_mercator
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 LAYERS: tuple[str, ...] = ("areas", "counts", "rates", "hotspots")
 #: Hotspot methods drawn as tiles (their legend is the seven Gi* bins).
 TILE_METHODS: tuple[str, ...] = ("gi_star",)
-FILL_ALPHA = 215
 
 
 @dataclass(frozen=True)
@@ -133,25 +132,8 @@ class ThematicMap:
         }
 
 
-def palette_for(name: str, k: int) -> list[str]:
-    """``k`` colours of a sequential palette, evenly picked when ``k`` is below its minimum."""
-    full = sequential(name, max(k, MIN_CLASSES))
-    if k >= MIN_CLASSES:
-        return full
-    picks = np.linspace(len(full) - 1, 0, k)[::-1].round().astype(int)
-    return [full[i] for i in picks]
-
-
 def _column(rows: list[dict[str, Any]], name: str) -> np.ndarray:
     return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
-
-
-def _whole(values: np.ndarray) -> np.ndarray:
-    """Whole numbers as Python ints (None where NaN): tiles encode them as int, not double."""
-    out = np.full(values.shape, None, dtype=object)
-    present = np.isfinite(values)
-    out[present] = values[present].astype(np.int64).tolist()
-    return out
 
 
 def _field_type(column: np.ndarray) -> str:
@@ -259,28 +241,20 @@ class MapBuilder:
         props: dict[str, np.ndarray] = {
             "code": np.array([r["area_code"] for r in rows], dtype=object),
             "name": np.array([r["area_name"] for r in rows], dtype=object),
-            "value": values if rates else _whole(values),
-            "count": _whole(_column(rows, "count")),
+            "value": values if rates else whole(values),
+            "count": whole(_column(rows, "count")),
         }
         title = "Incidents per 1,000 residents" if rates else "Incidents"
-        fill = np.zeros((len(rows), 4), dtype=np.uint8)
-        legend: list[LegendItem] = []
-        if np.isfinite(values).any():
-            c = classify(values, spec.classes, spec.k, spec.breaks)  # type: ignore[arg-type]
-            colours = palette_for(spec.palette, c.k)
-            cls = c.classes(values)
-            table = np.array([hex_to_rgba(h, FILL_ALPHA) for h in colours], dtype=np.uint8)
-            fill[cls >= 0] = table[cls[cls >= 0]]
-            props["class"] = _whole(np.where(cls >= 0, cls, np.nan))
-            legend = choropleth_legend(c, colours, title, suppressed=principal.suppressed)
-            meta["classification"] = {
-                "method": c.method,
-                "k": c.k,
-                "breaks": c.breaks.tolist(),
-                "note": c.note,
-            }
+        threshold = self.atlas.settings.suppression_threshold if principal.suppressed else 0
+        style = style_choropleth(
+            values, spec.classes, spec.k, spec.breaks, spec.palette, title, threshold
+        )
+        fill, legend = style.fill_rgba, style.legend
+        if legend:
+            props["class"] = style.classes
+            meta["classification"] = style.meta
         hidden = np.array([bool(r.get("suppressed")) for r in rows])
-        fill[hidden] = np.array(hex_to_rgba("#bdbdbd", FILL_ALPHA), dtype=np.uint8)
+        fill[hidden] = np.array(hex_to_rgba(SUPPRESSED_COLOUR, FILL_ALPHA), dtype=np.uint8)
         props["label"] = np.array(
             [
                 "suppressed"
@@ -323,14 +297,14 @@ class MapBuilder:
             geoms = to_mercator(out.geometries, self.atlas.geocoder.ostn15.to_lonlat)
         props: dict[str, np.ndarray] = {
             "id": np.array([str(i) for i in out.ids], dtype=object),
-            "value": _whole(bins.astype(np.float64)),
+            "value": whole(bins.astype(np.float64)),
             # The legend lists the bins hot first: bin +3 is item 0, bin -3 item 6.
-            "class": _whole((3 - bins).astype(np.float64)),
+            "class": whole((3 - bins).astype(np.float64)),
             "label": np.array([HOTSPOT_LABELS[b] for b in bins.tolist()], dtype=object),
-            "hotspot_bin": _whole(bins.astype(np.float64)),
+            "hotspot_bin": whole(bins.astype(np.float64)),
             "gi_z": _column(out.properties, "gi_z"),
             "q_value": _column(out.properties, "q_value"),
-            "count": _whole(_column(out.properties, "count")),
+            "count": whole(_column(out.properties, "count")),
         }
         if spec.by is not None:
             props["name"] = np.array([p["area_name"] for p in out.properties], dtype=object)
