@@ -17,6 +17,7 @@ from geo.aggregate import count_by_area
 from geo.disclosure import suppression_mask, total_is_safe
 from geo.rates import MIN_STABLE_COUNT, rates_per_1000
 from geo.smoothing import eb_global, eb_local
+from geo.wording import count_of
 
 RATE_FIELDS = ("population", "rate_per_1000", "ci_low", "ci_high")
 #: The caveat of any table or map of a selection without incidents (counts, rates, hotspots).
@@ -178,7 +179,8 @@ def _add_rates(
     unstable = int(table.unstable.sum())
     if unstable:
         meta["caveats"].append(
-            f"{unstable} areas have fewer than {MIN_STABLE_COUNT} incidents: rates unstable there"
+            f"{count_of(unstable, 'area')} with fewer than {MIN_STABLE_COUNT} incidents: "
+            "rates unstable there"
         )
     meta["rates"] = {
         "per": 1000,

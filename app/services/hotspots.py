@@ -371,7 +371,8 @@ def _suppress(out: HotspotOutput, threshold: int) -> None:
         "threshold": threshold,
         "cells_hidden": int(hide.sum()),
         "rule": f"counts 1-{threshold - 1} hidden with secondary cells; z-scores and p/q values"
-        " are not published (they would give hidden counts back): bins and categories are",
+        " are not published (they would give hidden counts back), only hotspot bins and"
+        " categories",
     }
 
 

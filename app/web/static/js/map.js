@@ -91,7 +91,7 @@
     const [datasets, boundaries] = await Promise.all([api.json("/api/v1/datasets"), api.json("/api/v1/boundaries")]);
     fillSelect($("dataset"), datasets.map((d) => [d.dataset, `${d.dataset}${d.access !== "open" ? ` (${d.access})` : ""}`]));
     const sorted = boundaries.slice().sort((a, b) => a.set.localeCompare(b.set) || a.valid_from.localeCompare(b.valid_from));
-    fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${b.title || b.set} — ${b.set} ${b.version} (${b.features} areas)`]));
+    fillSelect($("by"), sorted.map((b) => [`${b.set}:${b.version}`, `${b.label} (${b.features} areas)`]));
     const wards = sorted.filter((b) => b.set === "wards").pop();
     if (wards) $("by").value = `${wards.set}:${wards.version}`;
     return datasets;
