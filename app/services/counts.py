@@ -10,6 +10,7 @@ import numpy as np
 from app.access.principal import Principal
 from app.errors import BadRequest, Forbidden
 from app.services.areas import AreaCatalogue
+from app.services.coverage import add_coverage
 from app.services.denominators import Denominators
 from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import BoundaryVersionRecord, DatasetRecord
@@ -87,6 +88,7 @@ def counts_table(
         )
     ]
     meta = _meta(dataset, version, frame, mask, area_idx, q, first, last)
+    add_coverage(meta, frame.months())
     if q.areas is not None:
         meta["areas"] = {"filter": len(rows), "detail": "only the listed areas' incidents"}
     if q.rates or q.smooth:

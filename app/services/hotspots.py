@@ -20,6 +20,7 @@ from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
 from app.services.cache import LRU
 from app.services.counts import NO_INCIDENTS, boundary_meta
+from app.services.coverage import add_coverage
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
 from app.services.hotspot_methods import (
@@ -147,6 +148,7 @@ class Hotspots:
             out = self._grid(frame, mask, q)
         else:
             out = self._areas(frame, mask, q)
+        add_coverage(out.meta, frame.months())
         if principal.suppressed:
             _suppress(out, self.threshold)
         return out

@@ -40,6 +40,7 @@ LEGEND_META = (
     "rates",
     "caveats",
     "areas",
+    "months",
 )
 
 
