@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geo.errors import InvalidInput
+from geo.wording import count_of, tidy
 
 Method = Literal["quantiles", "natural_breaks", "equal_interval", "fixed"]
 METHODS: tuple[str, ...] = ("quantiles", "natural_breaks", "equal_interval", "fixed")
@@ -113,7 +114,7 @@ class Classification:
         index[np.isnan(array)] = -1
         return index
 
-    def labels(self, fmt: str = "{:,.0f}") -> list[str]:
+    def labels(self, fmt: str = "{:,.0f}", hidden_below: int = 0) -> list[str]:
         """Human-readable class ranges, e.g. ``["0 – 12", "13 – 40", ...]``.
 
         For whole-number data the ranges show the whole numbers each class can hold (upper
@@ -124,17 +125,25 @@ class Classification:
         ----------
         fmt : str, default ``"{:,.0f}"``
             ``str.format`` pattern for one number (use ``"{:,.1f}"`` for rates).
+        hidden_below : int, default 0
+            Whole numbers ``1 .. hidden_below - 1`` cannot be shown (suppressed small counts):
+            ranges of whole-number data skip them, so a class reads ``"5 – 9"``, not
+            ``"1 – 9"``. 0 or 1: nothing is hidden.
 
         Returns
         -------
         list of str
             One label per class.
         """
-        lowers, uppers = self._label_bounds()
+        lowers, uppers, hidden_only = self._label_bounds(hidden_below)
         labels = []
-        for lower, upper in zip(lowers, uppers, strict=True):
+        for lower, upper, hidden in zip(lowers, uppers, hidden_only, strict=True):
             text_low, text_up = fmt.format(lower), fmt.format(upper)
-            labels.append(text_up if text_low == text_up else f"{text_low} – {text_up}")
+            if hidden:
+                text = f"none shown ({fmt.format(1)} – {fmt.format(hidden_below - 1)} hidden)"
+            else:
+                text = text_up if text_low == text_up else f"{text_low} – {text_up}"
+            labels.append(text)
         return labels
 
     def bounds(self) -> tuple[list[float], list[float]]:
@@ -149,18 +158,41 @@ class Classification:
         lowers = [min(self.minimum, uppers[0]), *uppers[:-1]]
         return lowers, uppers
 
-    def _label_bounds(self) -> tuple[list[float], list[float]]:
+    def display_breaks(self) -> list[float]:
+        """The breaks for JSON and labels, without floating-point noise (:func:`tidy`)."""
+        return [tidy(float(b)) for b in self.breaks]
+
+    def _label_bounds(self, hidden_below: int = 0) -> tuple[list[float], list[float], list[bool]]:
+        """Label bounds of each class, and whether only hidden whole numbers fall in it."""
         lowers, uppers = self.bounds()
         if not self.integer_valued:
-            return lowers, uppers
-        int_up = [float(math.floor(u)) for u in uppers]
-        int_low = [float(math.ceil(lowers[0])), *(u + 1.0 for u in int_up[:-1])]
+            return [tidy(v) for v in lowers], [tidy(v) for v in uppers], [False] * self.k
+        plain_up = [math.floor(u) for u in uppers]
+        plain_low = [math.ceil(lowers[0]), *(u + 1 for u in plain_up[:-1])]
+        int_up = [_visible_at_most(u, hidden_below) for u in plain_up]
+        int_low = [_visible_at_least(lo, hidden_below) for lo in plain_low]
+        pairs = list(zip(int_low, int_up, strict=True))
+        hidden_only = [
+            pl <= pu and il > iu
+            for (il, iu), pl, pu in zip(pairs, plain_low, plain_up, strict=True)
+        ]
         # A class that holds no whole number keeps the plain boundaries rather than an
         # inverted range such as "13 – 12".
         return (
-            [il if il <= iu else lo for il, iu, lo in zip(int_low, int_up, lowers, strict=True)],
-            [iu if il <= iu else up for il, iu, up in zip(int_low, int_up, uppers, strict=True)],
+            [il if il <= iu else lo for (il, iu), lo in zip(pairs, lowers, strict=True)],
+            [iu if il <= iu else up for (il, iu), up in zip(pairs, uppers, strict=True)],
+            hidden_only,
         )
+
+
+def _visible_at_least(n: int, hidden_below: int) -> float:
+    """The smallest whole number >= ``n`` outside the hidden ``1 .. hidden_below - 1``."""
+    return float(hidden_below if 1 <= n < hidden_below else n)
+
+
+def _visible_at_most(n: int, hidden_below: int) -> float:
+    """The largest whole number <= ``n`` outside the hidden ``1 .. hidden_below - 1``."""
+    return float(0 if 1 <= n < hidden_below else n)
 
 
 def classify(
@@ -212,7 +244,9 @@ def classify(
     else:
         bins, note = _natural_breaks(finite, min(k, distinct.size))
     if bins.size < k:
-        note = _join(f"{distinct.size} distinct values gave {bins.size} of {k} classes", note)
+        note = _join(
+            f"{count_of(distinct.size, 'distinct value')} gave {bins.size} of {k} classes", note
+        )
     return _result(method, bins, finite, k, note)
 
 

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from app.access.embeds import service_secret
 from app.atlas import Atlas
 from app.http import problems
+from app.http.conditional import HeadAsGet
 from app.http.guard import UploadGuard
 from app.http.routers import (
     analysis,
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
     )
     # Added last, so outermost: refuses anonymous or oversized uploads before their bodies arrive.
     app.add_middleware(UploadGuard, max_upload_mb=settings.max_upload_mb)
+    # HEAD on every GET route (tiles, legends, items...): the GET's head without its body.
+    app.add_middleware(HeadAsGet)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -92,6 +92,27 @@ class AreaCatalogue:
                 self._layers[version_id] = self.store.boundaries.layer(version_id)
             return self._layers[version_id]
 
+    def positions(self, version_id: int, codes: tuple[str, ...] | None) -> np.ndarray:
+        """Layer positions (ascending) of the areas ``codes`` names; every area when None.
+
+        Raises
+        ------
+        NotFound
+            A code that is not an area of the version.
+        BadRequest
+            An empty list of codes.
+        """
+        layer = self.layer(version_id)
+        if codes is None:
+            return np.arange(layer.codes.size)
+        if not codes:
+            raise BadRequest("the area filter is empty")
+        wanted = np.array(codes, dtype=str)
+        unknown = sorted(set(wanted.tolist()) - set(layer.codes.astype(str).tolist()))
+        if unknown:
+            raise NotFound(f"unknown area codes: {', '.join(unknown[:5])}")
+        return np.flatnonzero(np.isin(layer.codes.astype(str), wanted))
+
     def index(self, version_id: int) -> AreaIndex:
         layer = self.layer(version_id)
         with self._lock:

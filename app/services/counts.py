@@ -10,6 +10,7 @@ import numpy as np
 from app.access.principal import Principal
 from app.errors import BadRequest, Forbidden
 from app.services.areas import AreaCatalogue
+from app.services.coverage import add_coverage
 from app.services.denominators import Denominators
 from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import BoundaryVersionRecord, DatasetRecord
@@ -17,8 +18,11 @@ from geo.aggregate import count_by_area
 from geo.disclosure import suppression_mask, total_is_safe
 from geo.rates import MIN_STABLE_COUNT, rates_per_1000
 from geo.smoothing import eb_global, eb_local
+from geo.wording import count_of
 
 RATE_FIELDS = ("population", "rate_per_1000", "ci_low", "ci_high")
+#: The caveat of any table or map of a selection without incidents (counts, rates, hotspots).
+NO_INCIDENTS = "no incidents in this selection"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class CountQuery:
     rates: bool = False
     #: Empirical Bayes smoothed rates for maps of small areas: "eb_global" or "eb_local".
     smooth: str | None = None
+    #: Only these areas (codes of the ``by`` version); None for all. Nothing outside them
+    #: informs the table: its incidents, totals, caveats, rates and suppression are theirs.
+    areas: tuple[str, ...] | None = None
 
 
 def boundary_meta(v: BoundaryVersionRecord) -> dict[str, Any]:
@@ -59,28 +66,40 @@ def counts_table(
     principal: Principal,
     threshold: int,
 ) -> dict[str, Any]:
-    """``{"rows": [...], "meta": {...}}``: one row per area of the selected version."""
+    """``{"rows": [...], "meta": {...}}``: one row per area of the selected version.
+
+    With ``q.areas`` only those areas' rows, in layer order, and only their incidents count
+    anywhere in the table or its metadata (so a scoped view reveals nothing about other areas).
+    """
     version = areas.resolve(q.by)
     layer = areas.layer(version.id)
+    keep = areas.positions(version.id, q.areas)
     frame = cache.frame(dataset)
-    mask = frame.select(q.first, q.last, q.category)
     area_idx = cache.area_idx(frame, version.id)
-    counts = count_by_area(area_idx, layer.codes.size, mask=mask)
+    mask = frame.select(q.first, q.last, q.category)
+    if q.areas is not None:
+        mask &= np.isin(area_idx, keep)
+    counts = count_by_area(area_idx, layer.codes.size, mask=mask)[keep]
     first, last = period_of(frame, mask, q)
     rows: list[dict[str, Any]] = [
         {"area_code": str(c), "area_name": str(n), "count": int(k)}
-        for c, n, k in zip(layer.codes.tolist(), layer.names.tolist(), counts.tolist(), strict=True)
+        for c, n, k in zip(
+            layer.codes[keep].tolist(), layer.names[keep].tolist(), counts.tolist(), strict=True
+        )
     ]
     meta = _meta(dataset, version, frame, mask, area_idx, q, first, last)
+    add_coverage(meta, frame.months())
+    if q.areas is not None:
+        meta["areas"] = {"filter": len(rows), "detail": "only the listed areas' incidents"}
     if q.rates or q.smooth:
-        _add_rates(rows, counts, denominators, version, first, last, meta)
+        _add_rates(rows, counts, denominators, version, keep, (first, last), meta)
     if q.smooth:
         if principal.suppressed:
             raise Forbidden(
                 "smoothed rates are for analysts: they are computed from the small counts that "
                 "public and partner views hide, and would give them back"
             )
-        _add_smoothed(rows, counts, areas, version, q.smooth, meta)
+        _add_smoothed(rows, counts, areas, version, keep, q.smooth, meta)
     if principal.suppressed:
         _suppress(rows, counts, meta, threshold)
     return {"rows": rows, "meta": meta}
@@ -122,7 +141,7 @@ def _caveats(frame: IncidentFrame, mask: np.ndarray) -> list[str]:
     out: list[str] = []
     n = int(mask.sum())
     if n == 0:
-        return ["no incidents in this selection"]
+        return [NO_INCIDENTS]
     if np.isnat(frame.occurred_from[mask]).all():
         out.append("month only: the source gives no dates or times within the month")
     unlocated = int((mask & ~frame.located).sum())
@@ -145,14 +164,15 @@ def _add_rates(
     counts: np.ndarray,
     denominators: Denominators,
     version: BoundaryVersionRecord,
-    first: str,
-    last: str,
+    keep: np.ndarray,
+    period: tuple[str, str],
     meta: dict[str, Any],
 ) -> None:
-    denom = denominators.for_period(version, first, last)
-    table = rates_per_1000(counts, denom.values)
+    denom = denominators.for_period(version, *period)
+    population = denom.values[keep]
+    table = rates_per_1000(counts, population)
     for i, row in enumerate(rows):
-        pop = denom.values[i]
+        pop = population[i]
         row["population"] = None if not np.isfinite(pop) else round(float(pop), 1)
         for f in ("rate_per_1000", "ci_low", "ci_high"):
             v = float(getattr(table, f)[i])
@@ -161,7 +181,8 @@ def _add_rates(
     unstable = int(table.unstable.sum())
     if unstable:
         meta["caveats"].append(
-            f"{unstable} areas have fewer than {MIN_STABLE_COUNT} incidents: rates unstable there"
+            f"{count_of(unstable, 'area')} with fewer than {MIN_STABLE_COUNT} incidents: "
+            "rates unstable there"
         )
     meta["rates"] = {
         "per": 1000,
@@ -178,6 +199,7 @@ def _add_smoothed(
     counts: np.ndarray,
     areas: AreaCatalogue,
     version: BoundaryVersionRecord,
+    keep: np.ndarray,
     smooth: str,
     meta: dict[str, Any],
 ) -> None:
@@ -188,7 +210,7 @@ def _add_smoothed(
     if smooth == "eb_global":
         smoothed = eb_global(counts, population)
     else:
-        smoothed = eb_local(counts, population, areas.queen(version.id))
+        smoothed = eb_local(counts, population, areas.queen(version.id)[keep][:, keep])
     for row, v in zip(rows, (1000.0 * smoothed).tolist(), strict=True):
         row["rate_smoothed_per_1000"] = None if not np.isfinite(v) else round(v, 4)
     meta["smoothing"] = {

@@ -19,7 +19,8 @@ from app.access.principal import Principal
 from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
 from app.services.cache import LRU
-from app.services.counts import boundary_meta
+from app.services.counts import NO_INCIDENTS, boundary_meta
+from app.services.coverage import add_coverage
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
 from app.services.hotspot_methods import (
@@ -58,6 +59,8 @@ class HotspotQuery:
     method: str = "gi_star"
     bandwidth_m: float | None = None
     kernel: str = "quartic"
+    #: Only these areas of ``by`` (Gi* over them alone, neighbours outside not used); None: all.
+    areas: tuple[str, ...] | None = None
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -74,6 +77,8 @@ class HotspotQuery:
             raise BadRequest(f"grid cell size must be between {MIN_CELL_M:g} m and 50 km")
         if not 0 <= self.permutations <= MAX_PERMUTATIONS:
             raise BadRequest(f"permutations must be 0..{MAX_PERMUTATIONS}")
+        if self.areas is not None and (self.by is None or self.method != "gi_star"):
+            raise BadRequest("an area filter works with Gi* area hotspots only (by=SEL)")
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ class Hotspots:
             out = self._grid(frame, mask, q)
         else:
             out = self._areas(frame, mask, q)
+        add_coverage(out.meta, frame.months())
         if principal.suppressed:
             _suppress(out, self.threshold)
         return out
@@ -251,19 +257,29 @@ class Hotspots:
         return HotspotOutput(geoms, props, ids, meta)
 
     def _areas(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
+        """Gi* of area counts; with ``q.areas`` over those areas and their incidents only."""
         assert q.by is not None
         version = self.areas.resolve(q.by)
         layer = self.areas.layer(version.id)
+        keep = self.areas.positions(version.id, q.areas)
         area_idx = self.cache.area_idx(frame, version.id)
-        counts = count_by_area(area_idx, layer.codes.size, mask=mask)
-        result = gi_star(counts, self._area_weights(version.id), q.permutations, q.seed)
+        features = f"areas of {version.selector}"
+        if q.areas is not None:
+            if keep.size < 2:
+                raise BadRequest("Gi* needs at least two areas")
+            mask = mask & np.isin(area_idx, keep)
+            features += f": the {keep.size} listed areas only, neighbours outside them not used"
+        counts = count_by_area(area_idx, layer.codes.size, mask=mask)[keep]
+        weights = self._area_weights(version.id)[keep][:, keep]
+        result = gi_star(counts, weights, q.permutations, q.seed)
         props = _properties(counts, result)
-        for p, code, name in zip(props, layer.codes.tolist(), layer.names.tolist(), strict=True):
+        codes = layer.codes[keep].tolist()
+        for p, code, name in zip(props, codes, layer.names[keep].tolist(), strict=True):
             p["area_code"], p["area_name"] = code, name
-        meta = _meta(frame, mask, q, result, f"areas of {version.selector}", len(props))
+        meta = _meta(frame, mask, q, result, features, len(props))
         meta["boundary"] = boundary_meta(version)
         meta["in_analysis"] = int(counts.sum())
-        return HotspotOutput(layer.geometries, props, layer.codes.tolist(), meta)
+        return HotspotOutput(layer.geometries[keep], props, codes, meta)
 
     def _area_weights(self, version_id: int) -> scipy.sparse.csr_matrix:
         return self.areas.queen(version_id, include_self=True)
@@ -300,6 +316,7 @@ def _base_meta(
         "unlocated": int((mask & ~frame.located).sum()),
         "crs": "EPSG:27700",
         "data_version": frame.data_version,
+        "caveats": [NO_INCIDENTS] if not mask.any() else [],
     }
 
 
@@ -323,16 +340,13 @@ def _meta(
             },
             "n_features": n,
             "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},
-            "caveats": (
-                [
-                    "police.uk-style anonymised snap points: cells under ~200 m mostly measure "
-                    "the snap-point layout rather than where incidents happened"
-                ]
-                if q.grid_m is not None and q.grid_m < 200
-                else []
-            ),
         }
     )
+    if q.grid_m is not None and q.grid_m < 200:
+        meta["caveats"].append(
+            "police.uk-style anonymised snap points: cells under ~200 m mostly measure "
+            "the snap-point layout rather than where incidents happened"
+        )
     return meta
 
 
@@ -359,7 +373,8 @@ def _suppress(out: HotspotOutput, threshold: int) -> None:
         "threshold": threshold,
         "cells_hidden": int(hide.sum()),
         "rule": f"counts 1-{threshold - 1} hidden with secondary cells; z-scores and p/q values"
-        " are not published (they would give hidden counts back): bins and categories are",
+        " are not published (they would give hidden counts back), only hotspot bins and"
+        " categories",
     }
 
 

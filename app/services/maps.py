@@ -4,6 +4,10 @@ A map is a layer (``areas``, ``counts``, ``rates``, ``hotspots``) with its datas
 period, category and classification. It is built once per store data version and caller class
 (public/partner views are suppressed, analysts' are not) and cached, so colours agree across tiles
 and a new batch, boundary version or population never leaves a stale map behind.
+
+Features of the counts, rates and hotspots layers carry ``value`` (what is coloured), ``class``
+(the index of the feature's item in the legend's ``items``) and ``label`` (its text); whole
+numbers (counts, classes, bins) are integers, so vector tiles encode them as int values.
 """
 
 from __future__ import annotations
@@ -20,16 +24,17 @@ from app.access.principal import Principal
 from app.errors import BadRequest
 from app.services.counts import CountQuery
 from app.services.hotspots import HotspotQuery
-from geo.classify import classify
-from geo.palettes import MIN_CLASSES, hex_to_rgba, hotspot_colours, sequential
-from geo.tiles.legend import LegendItem, choropleth_legend, hotspot_legend
+from app.services.map_style import FILL_ALPHA, style_choropleth, whole
+from geo.palettes import hex_to_rgba
+from geo.tiles.legend import HOTSPOT_LABELS, SUPPRESSED_COLOUR, LegendItem, hotspot_legend
 from geo.tiles.webmercator import mercator_to_lonlat, to_mercator
 
 if TYPE_CHECKING:
     from app.atlas import Atlas
 
 LAYERS: tuple[str, ...] = ("areas", "counts", "rates", "hotspots")
-FILL_ALPHA = 215
+#: Hotspot methods drawn as tiles (their legend is the seven Gi* bins).
+TILE_METHODS: tuple[str, ...] = ("gi_star",)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class MapSpec:
     k: int = 5
     breaks: tuple[float, ...] | None = None
     palette: str = "YlOrRd"
+    #: Only these areas of ``by``: classified, suppressed and analysed over them alone.
+    areas: tuple[str, ...] | None = None
+    #: Hotspot method; tiles are cut of Gi* only (None: the default, Gi*).
+    method: str | None = None
 
     def check(self) -> None:
         if self.layer not in LAYERS:
@@ -58,6 +67,22 @@ class MapSpec:
             raise BadRequest(f"the {self.layer} layer needs by=<boundary selector> (and no grid)")
         if self.layer != "areas" and not self.dataset:
             raise BadRequest(f"the {self.layer} layer needs dataset=<name>")
+        if self.areas is not None and (self.layer == "areas" or self.by is None):
+            raise BadRequest("areas=<codes> needs a counts, rates or hotspots layer with by=SEL")
+        self._check_method()
+
+    def _check_method(self) -> None:
+        """Refuse, never ignore, a method the tiles do not draw."""
+        if self.method is None:
+            return
+        if self.layer != "hotspots":
+            raise BadRequest("method= applies to the hotspots layer only")
+        if self.method not in TILE_METHODS:
+            raise BadRequest(
+                f"hotspot tiles and legends support method={', '.join(TILE_METHODS)} only, "
+                f"not {self.method!r}; kde, local_moran and emerging results are served as "
+                "GeoJSON by /api/v1/hotspots?method=..."
+            )
 
     def query(self) -> dict[str, str]:
         """The spec as URL query parameters (only those set)."""
@@ -66,7 +91,12 @@ class MapSpec:
             if name == "layer" or value is None:
                 continue
             key = {"first": "from", "last": "to"}.get(name, name)
-            out[key] = ",".join(f"{b:g}" for b in value) if name == "breaks" else f"{value}"
+            if name == "breaks":
+                out[key] = ",".join(f"{b:g}" for b in value)
+            elif name == "areas":
+                out[key] = ",".join(value)
+            else:
+                out[key] = f"{value}"
         return out
 
 
@@ -90,6 +120,10 @@ class ThematicMap:
         lon, lat = mercator_to_lonlat(np.array([minx, maxx]), np.array([miny, maxy]))
         return (float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))
 
+    def field_types(self) -> dict[str, str]:
+        """TileJSON ``vector_layers`` field types: ``Number`` or ``String`` per property."""
+        return {name: _field_type(column) for name, column in self.properties.items()}
+
     def legend_doc(self) -> dict[str, Any]:
         return {
             "title": self.legend_title,
@@ -98,17 +132,16 @@ class ThematicMap:
         }
 
 
-def palette_for(name: str, k: int) -> list[str]:
-    """``k`` colours of a sequential palette, evenly picked when ``k`` is below its minimum."""
-    full = sequential(name, max(k, MIN_CLASSES))
-    if k >= MIN_CLASSES:
-        return full
-    picks = np.linspace(len(full) - 1, 0, k)[::-1].round().astype(int)
-    return [full[i] for i in picks]
-
-
 def _column(rows: list[dict[str, Any]], name: str) -> np.ndarray:
     return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
+
+
+def _field_type(column: np.ndarray) -> str:
+    if column.dtype.kind in "fiu":
+        return "Number"
+    present = [v for v in column.tolist() if v is not None]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
+    return "Number" if present and numeric else "String"
 
 
 class MapBuilder:
@@ -197,7 +230,9 @@ class MapBuilder:
     def _choropleth(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
         assert spec.by is not None and spec.dataset is not None
         rates = spec.layer == "rates"
-        q = CountQuery(spec.dataset, spec.by, spec.first, spec.last, spec.category, rates)
+        q = CountQuery(
+            spec.dataset, spec.by, spec.first, spec.last, spec.category, rates, areas=spec.areas
+        )
         data = self.atlas.counts(q, principal)
         rows, meta = data["rows"], data["meta"]
         field_name = "rate_per_1000" if rates else "count"
@@ -206,29 +241,20 @@ class MapBuilder:
         props: dict[str, np.ndarray] = {
             "code": np.array([r["area_code"] for r in rows], dtype=object),
             "name": np.array([r["area_name"] for r in rows], dtype=object),
-            "value": values,
-            "count": _column(rows, "count"),
+            "value": values if rates else whole(values),
+            "count": whole(_column(rows, "count")),
         }
         title = "Incidents per 1,000 residents" if rates else "Incidents"
-        fill = np.zeros((len(rows), 4), dtype=np.uint8)
-        legend: list[LegendItem] = []
-        if np.isfinite(values).any():
-            c = classify(values, spec.classes, spec.k, spec.breaks)  # type: ignore[arg-type]
-            colours = palette_for(spec.palette, c.k)
-            cls = c.classes(values)
-            table = np.array([hex_to_rgba(h, FILL_ALPHA) for h in colours], dtype=np.uint8)
-            fill[cls >= 0] = table[cls[cls >= 0]]
-            props["class"] = cls.astype(np.float64)
-            props["class"][cls < 0] = np.nan
-            legend = choropleth_legend(c, colours, title, suppressed=principal.suppressed)
-            meta["classification"] = {
-                "method": c.method,
-                "k": c.k,
-                "breaks": c.breaks.tolist(),
-                "note": c.note,
-            }
+        threshold = self.atlas.settings.suppression_threshold if principal.suppressed else 0
+        style = style_choropleth(
+            values, spec.classes, spec.k, spec.breaks, spec.palette, title, threshold
+        )
+        fill, legend = style.fill_rgba, style.legend
+        if legend:
+            props["class"] = style.classes
+            meta["classification"] = style.meta
         hidden = np.array([bool(r.get("suppressed")) for r in rows])
-        fill[hidden] = np.array(hex_to_rgba("#bdbdbd", FILL_ALPHA), dtype=np.uint8)
+        fill[hidden] = np.array(hex_to_rgba(SUPPRESSED_COLOUR, FILL_ALPHA), dtype=np.uint8)
         props["label"] = np.array(
             [
                 "suppressed"
@@ -241,7 +267,7 @@ class MapBuilder:
         return ThematicMap(
             spec,
             key,
-            self._area_mercator(version.id),
+            self._area_mercator(version.id)[self.atlas.areas.positions(version.id, spec.areas)],
             np.arange(len(rows), dtype=np.uint64),
             props,
             fill,
@@ -252,26 +278,33 @@ class MapBuilder:
 
     def _hotspots(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
         assert spec.dataset is not None
-        q = HotspotQuery(spec.dataset, spec.grid, spec.by, spec.first, spec.last, spec.category)
+        q = HotspotQuery(
+            spec.dataset, spec.grid, spec.by, spec.first, spec.last, spec.category, areas=spec.areas
+        )
         out = self.atlas.hotspots(q, principal)
         bins = np.array([p["hotspot_bin"] for p in out.properties], dtype=np.int64)
-        colours = hotspot_colours()
-        table = np.array(
-            [hex_to_rgba(colours[b], FILL_ALPHA if b else 0) for b in range(-3, 4)], dtype=np.uint8
-        )
-        fill = table[bins + 3]
+        legend = hotspot_legend()
+        # Tiles are painted from the legend itself (hot first: bin b is item 3 - b), so they
+        # agree; "Not significant" is listed clear and left clear, over the choropleth below.
+        table = np.array([hex_to_rgba(i.colour, FILL_ALPHA) for i in legend], np.uint8)
+        fill = table[3 - bins]
         if spec.by is not None:
             version = self.atlas.areas.resolve(spec.by)
-            geoms = self._area_mercator(version.id)
+            geoms = self._area_mercator(version.id)[
+                self.atlas.areas.positions(version.id, spec.areas)
+            ]
         else:
             geoms = to_mercator(out.geometries, self.atlas.geocoder.ostn15.to_lonlat)
         props: dict[str, np.ndarray] = {
             "id": np.array([str(i) for i in out.ids], dtype=object),
-            "value": bins.astype(np.float64),
-            "hotspot_bin": bins.astype(np.float64),
+            "value": whole(bins.astype(np.float64)),
+            # The legend lists the bins hot first: bin +3 is item 0, bin -3 item 6.
+            "class": whole((3 - bins).astype(np.float64)),
+            "label": np.array([HOTSPOT_LABELS[b] for b in bins.tolist()], dtype=object),
+            "hotspot_bin": whole(bins.astype(np.float64)),
             "gi_z": _column(out.properties, "gi_z"),
             "q_value": _column(out.properties, "q_value"),
-            "count": _column(out.properties, "count"),
+            "count": whole(_column(out.properties, "count")),
         }
         if spec.by is not None:
             props["name"] = np.array([p["area_name"] for p in out.properties], dtype=object)
@@ -282,7 +315,7 @@ class MapBuilder:
             np.arange(len(bins), dtype=np.uint64),
             props,
             fill,
-            hotspot_legend(),
+            legend,
             "Gi* hotspots",
             out.meta,
         )

@@ -72,7 +72,9 @@ _DESCRIPTIONS: dict[Kind, str] = {
     ),
     "hotspots": (
         "Getis-Ord Gi* hotspots: count, gi_z, p_value, q_value (Benjamini-Hochberg), hotspot_bin. "
-        "datetime (or from/to) and category narrow the incidents analysed."
+        "datetime (or from/to) and category narrow the incidents analysed. A period without "
+        "incidents still gives every feature (count 0, hotspot_bin 0), as counts give every area "
+        "with 0, and meta.caveats says 'no incidents in this selection'."
     ),
 }
 
@@ -360,9 +362,22 @@ def content_crs(crs: str) -> dict[str, str]:
     return {"Content-Crs": f"<{crs}>"}
 
 
+#: Stands for the response's ``timeStamp`` while the page is built: the page without it is what
+#: stays the same from one request to the next (the basis of its weak ETag).
+_TIME_STAMP = "<timeStamp>"
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    """One page of items: the GeoJSON text and what its weak ETag is computed from."""
+
+    body: str
+    version_basis: bytes
+
+
 def items_page(
     atlas: Atlas, principal: Principal, collection_id: str, q: ItemsQuery, url: RequestUrl
-) -> str:
+) -> ItemsPage:
     """``/collections/{id}/items`` as a GeoJSON FeatureCollection (text), one page of it."""
     c = find_collection(atlas, principal, collection_id)
     fs = features(atlas, c, q, principal)
@@ -371,17 +386,19 @@ def items_page(
     extra = {
         "numberMatched": int(matched.size),
         "numberReturned": int(page.size),
-        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timeStamp": _TIME_STAMP,
         "links": page_links(url, c.id, q.offset, q.limit, int(matched.size)),
         "meta": fs.meta,
     }
-    return feature_collection(
+    text = feature_collection(
         output_geometries(fs, page, q.crs),
         [fs.properties[i] for i in page.tolist()],
         [fs.ids[i] for i in page.tolist()],
         crs=q.crs,
         extra=extra,
     )
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ItemsPage(text.replace(_TIME_STAMP, now, 1), text.encode())
 
 
 def feature_doc(

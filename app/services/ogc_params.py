@@ -47,6 +47,18 @@ def parse_crs(text: str | None, param: str = "crs") -> str:
     return found
 
 
+def check_lonlat_bbox(bbox: tuple[float, float, float, float], text: str) -> None:
+    """Refuse a CRS84 bbox whose numbers cannot be degrees (most often BNG metres without
+    ``bbox-crs``: otherwise it would match nothing, silently)."""
+    minx, miny, maxx, maxy = bbox
+    if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
+        return
+    raise BadRequest(
+        f"bbox {text!r} is outside longitude -180..180 / latitude -90..90, so it is not CRS84 "
+        f"degrees; for British National Grid metres add bbox-crs={BNG}"
+    )
+
+
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     """``minx,miny,maxx,maxy`` as numbers, lower corner first. Raises BadRequest."""
     if text is None:
@@ -139,9 +151,15 @@ class ItemsQuery:
         last: str | None = None,
         category: str | None = None,
     ) -> ItemsQuery:
-        """Validate raw query values. Raises BadRequest (limit outside 1..10000, bad bbox...)."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+        """Validate raw query values. Raises BadRequest (limit below 1, bad bbox...).
+
+        A ``limit`` above :data:`MAX_LIMIT` is served as :data:`MAX_LIMIT` (OGC API - Features
+        Part 1, requirement /req/core/fc-limit-response-1: use the maximum, no error); the
+        next link carries the limit used.
+        """
+        if limit < 1:
+            raise BadRequest("limit must be at least 1")
+        limit = min(limit, MAX_LIMIT)
         if offset < 0:
             raise BadRequest("offset must not be negative")
         if bbox_crs is not None and bbox is None:
@@ -157,6 +175,8 @@ class ItemsQuery:
                 raise BadRequest(f"from {first} is after to {last}")
             start, end = month_days(first, last)
         bounds, box_crs, out_crs = parse_bbox(bbox), parse_crs(bbox_crs, "bbox-crs"), parse_crs(crs)
+        if bounds is not None and box_crs == CRS84:
+            check_lonlat_bbox(bounds, str(bbox))
         return cls(
             limit, offset, bounds, box_crs, out_crs, first, last, start, end, category or None
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 import numpy as np
@@ -14,17 +13,12 @@ from geo.tiles.mvt import VectorLayer, encode_tile
 from geo.tiles.png import render_tile
 from geo.tiles.webmercator import simplify_for_zoom, validate_tile
 
-__all__ = ["LRU", "MAX_ZOOM", "TileCutter", "tile_etag"]
+__all__ = ["LRU", "MAX_ZOOM", "TileCutter"]
 
 MAX_ZOOM = 18
 #: Beyond this zoom the geometry is already at full detail for these layers.
 SIMPLIFY_MAX_ZOOM = 14
 AREA_OUTLINE_RGBA = (40, 40, 40, 170)
-
-
-def tile_etag(body: bytes) -> str:
-    """A strong ETag: a hash of the exact bytes served."""
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 class TileCutter:

@@ -136,18 +136,52 @@ def change_rows(codes: list[str], names: list[str], c: Change) -> list[dict[str,
     ]
 
 
+#: Figures of a comparison computed from both of its counts.
+DERIVED = ("pct_change", "ratio", "ratio_ci_low", "ratio_ci_high", "p_value")
+#: Series entry ``status``: why a month's ``count`` is what it is (documented in ``meta``).
+SERIES_STATUS = {
+    "held": "the month is held: count published",
+    "not_held": "no data is held for the month: count null (unknown, not zero)",
+    "suppressed": "held but hidden (small numbers, or secondary suppression): count null",
+}
+
+
+def withhold(row: dict[str, Any], reason: str) -> None:
+    """No verdict on a comparison with a hidden side: derived figures and direction go."""
+    for derived in DERIVED:
+        row[derived] = None
+    row["direction"] = None
+    row["suppressed"] = True
+    row["withheld"] = reason
+
+
 def suppress_change(rows: list[dict[str, Any]], threshold: int) -> int:
-    """Hide small current/previous counts and every figure derived from them."""
+    """Hide small current/previous counts and every figure (and verdict) derived from them."""
     hidden = 0
     for key in ("current", "previous"):
         values = np.array([r[key] for r in rows], dtype=np.int64)
         for i in np.flatnonzero(suppression_mask(values, threshold)).tolist():
             rows[i][key] = None
-            for derived in ("pct_change", "ratio", "ratio_ci_low", "ratio_ci_high", "p_value"):
-                rows[i][derived] = None
-            rows[i]["suppressed"] = True
+            withhold(rows[i], f"no verdict: the {key} count is suppressed (small numbers)")
             hidden += 1
     return hidden
+
+
+def suppress_comparison(c: dict[str, Any], period: Period, hidden_months: set[str]) -> None:
+    """Hide a side whose months include a hidden one (its total would give that month back,
+    less the visible ones); a side of visible months is just their sum and stays. A comparison
+    with a hidden side gives no verdict."""
+    other = Period(c["comparison_period"]["from"], c["comparison_period"]["to"])
+    gaps = {
+        key: sorted(set(p.months) & hidden_months)
+        for key, p in (("current", period), ("previous", other))
+    }
+    for key, months in gaps.items():
+        if months:
+            c[key] = None
+    if any(gaps.values()):
+        which = ", ".join(m for months in gaps.values() for m in months)
+        withhold(c, f"no verdict: a compared month is suppressed ({which})")
 
 
 class Trends:
@@ -242,6 +276,7 @@ class Trends:
             "category": category,
             "boundary": boundary_meta(version),
             "baseline": "mean of the same calendar month in earlier years held",
+            "series_status": SERIES_STATUS,
             "comparisons_unavailable": unavailable,
         }
         return out
@@ -268,6 +303,7 @@ class Trends:
             {
                 "month": m,
                 "count": int(counts[0, j]) if held_cols[j] else None,
+                "status": "held" if held_cols[j] else "not_held",
                 "expected": _num(expected[j], 2),
                 "flag": int(flag[j]),
             }
@@ -281,31 +317,16 @@ class Trends:
         hidden_months = {series[i]["month"] for i in np.flatnonzero(hide).tolist()}
         for s in series:
             if s["month"] in hidden_months:
-                s["count"], s["flag"] = None, 0
+                s["count"], s["flag"], s["status"] = None, 0, "suppressed"
             # A baseline averages the same calendar month of earlier years: it would give a
             # hidden count back (exactly, with one year of history), so it goes too.
             earlier = {m for m in hidden_months if m[5:] == s["month"][5:] and m < s["month"]}
             if earlier:
                 s["expected"], s["flag"] = None, 0
+        period = Period(out["period"]["from"], out["period"]["to"])
         for key in ("vs_previous", "vs_last_year"):
-            if not out.get(key):
-                continue
-            if hidden_months:
-                # Period totals beside a series with hidden months give those months back by
-                # subtraction (a 2-month period minus its visible month): only the label stays.
-                for field in (
-                    "current",
-                    "previous",
-                    "pct_change",
-                    "ratio",
-                    "ratio_ci_low",
-                    "ratio_ci_high",
-                    "p_value",
-                ):
-                    out[key][field] = None
-                out[key]["suppressed"] = True
-            else:
-                suppress_change([out[key]], self.threshold)
+            if out.get(key):
+                suppress_comparison(out[key], period, hidden_months)
 
     def time_profile(
         self,

@@ -130,6 +130,14 @@ class BoundaryVersionRecord:
         """``set:version``, the canonical selector of this version."""
         return f"{self.set_name}:{self.version}"
 
+    @property
+    def label(self) -> str:
+        """How people see the version named: ``"Title — set version"``, or ``"set version"``
+        alone when it has no title of its own (an untitled import is titled ``set version``)."""
+        plain = f"{self.set_name} {self.version}"
+        title = self.title.strip()
+        return plain if title.casefold() in ("", plain.casefold()) else f"{title} — {plain}"
+
 
 @dataclass(frozen=True)
 class AreaLayer:

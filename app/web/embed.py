@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse
 
 from app.access.embeds import Embed, title_for
 from app.errors import BadRequest
+from app.http.conditional import cached_response, json_body
 from app.http.deps import get_atlas, get_settings_dep
-from app.http.routers.tiles import ATTRIBUTION, cached_response
+from app.http.routers.tiles import ATTRIBUTION, JSON
 from app.web.embed_views import EmbedViews
 from app.web.templating import templates
 
@@ -68,8 +69,9 @@ def embed_page(request: Request, token: TokenPath, embed: EmbedDep, views: Views
 
 
 @router.get("/legend.json")
-def embed_legend(embed: EmbedDep, views: ViewsDep) -> dict[str, Any]:
-    return views.legend(embed)
+def embed_legend(request: Request, embed: EmbedDep, views: ViewsDep) -> Response:
+    body = json_body(views.legend(embed))
+    return cached_response(body, JSON, request, views.viewer(embed), headers=NO_REFERRER)
 
 
 @router.get("/areas.geojson")

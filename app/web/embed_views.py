@@ -2,14 +2,14 @@
 
 Nothing here takes a parameter that could widen an embed: the dataset, geography, layer,
 period, category and area filter all come from the token's stored scope. Maps are the engine's
-own thematic maps (classified once, server-side); with an area filter they are cut down to the
-listed areas, keeping the whole geography's classes so colours mean the same as on ``/map``.
+own thematic maps (classified once, server-side). With an area filter everything is computed
+from the listed areas alone: classes, suppression, Gi*, caveats and totals. Classes taken from
+the whole geography would publish facts about areas outside the filter (the minimum, maximum
+and quantiles of a restricted dataset's other areas), so an embed's colours are its own.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +21,6 @@ from app.services.counts import CountQuery
 from app.services.geojson import feature_collection
 from app.services.hotspots import HotspotQuery
 from app.services.maps import MapSpec, ThematicMap
-from app.services.tiles import LRU
 
 if TYPE_CHECKING:
     from app.atlas import Atlas
@@ -35,15 +34,14 @@ LEGEND_META = (
     "category",
     "method",
     "method_detail",
+    "features",
     "classification",
     "suppression",
     "rates",
     "caveats",
+    "areas",
+    "months",
 )
-
-
-def _digest(codes: tuple[str, ...]) -> str:
-    return hashlib.sha256("\n".join(codes).encode("utf-8")).hexdigest()[:16]
 
 
 def feature_codes(m: ThematicMap) -> np.ndarray:
@@ -54,27 +52,12 @@ def feature_codes(m: ThematicMap) -> np.ndarray:
     return np.asarray(codes, dtype=object)
 
 
-def subset_map(m: ThematicMap, codes: tuple[str, ...]) -> ThematicMap:
-    """The map cut down to the given areas; classes, colours and legend are unchanged."""
-    keep = np.isin(feature_codes(m).astype(str), np.array(codes, dtype=str))
-    return replace(
-        m,
-        key=f"{m.key}-areas-{_digest(codes)}",
-        geometries=m.geometries[keep],
-        ids=m.ids[keep],
-        properties={k: v[keep] for k, v in m.properties.items()},
-        fill_rgba=m.fill_rgba[keep],
-        simplified={},
-    )
-
-
 class EmbedViews:
     """Verifies embed tokens and renders their scoped views (one per application)."""
 
     def __init__(self, atlas: Atlas, settings: Settings) -> None:
         self.atlas = atlas
         self.key = service_secret(settings)
-        self._maps = LRU(64)
 
     def grant(self, token: str) -> Embed:
         """The embed of a URL token (Unauthorized: tampered, expired, revoked, unknown)."""
@@ -98,20 +81,11 @@ class EmbedViews:
 
     def spec(self, embed: Embed) -> MapSpec:
         s = embed.scope
-        return MapSpec(s.layer, s.dataset, s.by, None, s.first, s.last, s.category)
+        return MapSpec(s.layer, s.dataset, s.by, None, s.first, s.last, s.category, areas=s.areas)
 
     def map(self, embed: Embed) -> ThematicMap:
-        """The embed's thematic map (cut to its areas when it has an area filter)."""
-        full = self.atlas.maps.get(self.spec(embed), self.viewer(embed))
-        areas = embed.scope.areas
-        if areas is None:
-            return full
-        key = (full.key, _digest(areas))
-        found: ThematicMap | None = self._maps.get(key)
-        if found is None:
-            found = subset_map(full, areas)
-            self._maps.put(key, found)
-        return found
+        """The embed's thematic map, of its listed areas alone when it has an area filter."""
+        return self.atlas.maps.get(self.spec(embed), self.viewer(embed))
 
     def legend(self, embed: Embed) -> dict[str, Any]:
         doc = self.map(embed).legend_doc()
@@ -147,13 +121,16 @@ class EmbedViews:
         viewer = self.viewer(embed)
         if s.layer == "hotspots":
             out = self.atlas.hotspots(
-                HotspotQuery(s.dataset, None, s.by, s.first, s.last, s.category), viewer
+                HotspotQuery(s.dataset, None, s.by, s.first, s.last, s.category, areas=s.areas),
+                viewer,
             )
             rows = [
                 {"area_code": str(i), **p} for i, p in zip(out.ids, out.properties, strict=True)
             ]
         else:
-            q = CountQuery(s.dataset, s.by, s.first, s.last, s.category, s.layer == "rates")
+            q = CountQuery(
+                s.dataset, s.by, s.first, s.last, s.category, s.layer == "rates", areas=s.areas
+            )
             rows = self.atlas.counts(q, viewer)["rows"]
         row = next((r for r in rows if r["area_code"] == code), None)
         if row is None:

@@ -3,7 +3,7 @@
 A choropleth legend lists one item per class of the map's :class:`~geo.classify.Classification`
 (computed once for the whole map, so the legend matches every tile), then "Suppressed" when small
 counts were hidden and always "No data". The hotspot legend lists the seven Gi* bins from hot
-(+3) to cold (-3).
+(+3) to cold (-3), "Not significant" clear (``#rrggbb00``) as the tiles draw it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from geo.classify import Classification
 from geo.errors import InvalidInput
 from geo.palettes import hex_to_rgba, hotspot_colours
+from geo.wording import tidy
 
 #: Colour of areas whose value is suppressed (ColorBrewer Greys, mid grey).
 SUPPRESSED_COLOUR = "#bdbdbd"
@@ -71,6 +72,8 @@ def choropleth_legend(
     no_data_colour: str = "#ffffff00",
     suppressed: bool = False,
     fmt: str | None = None,
+    hidden_below: int = 0,
+    zero_label: str | None = None,
 ) -> list[LegendItem]:
     """Legend items of a choropleth map.
 
@@ -89,11 +92,17 @@ def choropleth_legend(
     fmt : str, optional
         Number format for the labels; default whole numbers for whole-number data, otherwise
         two significant decimals (``"{:,.2f}"`` below 10, ``"{:,.1f}"`` above).
+    hidden_below : int, default 0
+        With suppression, whole numbers ``1 .. hidden_below - 1`` are never shown in a class:
+        labels skip them (``"5 – 9"``, not ``"1 – 9"``); see ``Classification.labels``.
+    zero_label : str, optional
+        Label of a class holding exactly 0 (e.g. ``"No incidents"``); default the number.
 
     Returns
     -------
     list of LegendItem
-        Classes lowest first, then "Suppressed" (if asked) and "No data".
+        Classes lowest first, then "Suppressed" (if asked) and "No data". Bounds are rounded to
+        10 significant digits (no floating-point noise); the classification stays exact.
 
     Raises
     ------
@@ -110,11 +119,15 @@ def choropleth_legend(
         small = float(classification.breaks[-1]) < 10
         fmt = "{:,.0f}" if classification.integer_valued else "{:,.2f}" if small else "{:,.1f}"
     lowers, uppers = classification.bounds()
+    labels = classification.labels(fmt, hidden_below)
     items = [
-        LegendItem(label, colour, lower, upper)
-        for label, colour, lower, upper in zip(
-            classification.labels(fmt), colours, lowers, uppers, strict=True
+        LegendItem(
+            zero_label if zero_label and lower == upper == 0 else label,
+            colour,
+            tidy(lower),
+            tidy(upper),
         )
+        for label, colour, lower, upper in zip(labels, colours, lowers, uppers, strict=True)
     ]
     if suppressed:
         items.append(LegendItem(SUPPRESSED_LABEL, SUPPRESSED_COLOUR, None, None))
@@ -129,11 +142,12 @@ def hotspot_legend() -> list[LegendItem]:
     -------
     list of LegendItem
         Seven items, bins +3 .. -3, coloured by :func:`geo.palettes.hotspot_colours`, with
-        ``lower == upper == bin``.
+        ``lower == upper == bin``. "Not significant" has its colour with alpha 00: hotspot
+        tiles leave those features clear (they overlay a choropleth), and the legend says so.
     """
     colours = hotspot_colours()
     return [
-        LegendItem(label, colours[bin_], float(bin_), float(bin_))
+        LegendItem(label, colours[bin_] + ("00" if bin_ == 0 else ""), float(bin_), float(bin_))
         for bin_, label in HOTSPOT_LABELS.items()
     ]
 

@@ -92,3 +92,55 @@ def test_smoothed_rates_are_for_analysts(client: TestClient, loaded: Atlas) -> N
         CountQuery("surrey", "wards:2019", rates=True, smooth="eb_local"), ANALYST
     )
     assert all("rate_smoothed_per_1000" in row for row in table["rows"])
+
+
+def test_summary_verdicts_never_rest_on_a_suppressed_side(
+    client: TestClient, loaded: Atlas, shared_data: Path
+) -> None:
+    """Per area: a side made only of published months is shown (their sum, checked against the
+    analyst's figure); a side with a hidden month is hidden and the comparison has no verdict."""
+    loaded.ingest([shared_data / "crime" / "surrey" / "2022-06-surrey-street.csv"], "surrey")
+    params = {
+        "dataset": "surrey",
+        "by": "wards:2019",
+        "from": "2022-04",
+        "to": "2022-04",
+        "category": "Shoplifting",
+    }
+    codes = [r["area_code"] for r in loaded.counts(CountQuery("surrey", "wards:2019"))["rows"]]
+    kinds = {"verdict": 0, "withheld, current shown": 0, "withheld": 0}
+    for code in codes[:60]:
+        public = client.get("/api/v1/areas/summary", params={**params, "area": code}).json()
+        truth = loaded.area_summary(
+            "surrey", "wards:2019", code, "2022-04", "2022-04", "Shoplifting"
+        )
+        status = {s["month"]: s["status"] for s in public["series"]}
+        assert status["2022-05"] == "not_held"  # a gap in the data, not a hidden count
+        for s, t in zip(public["series"], truth["series"], strict=True):
+            assert (s["status"] == "held") == (s["count"] is not None)
+            assert s["status"] != "held" or s["count"] == t["count"]
+            assert (s["status"] == "not_held") == (t["count"] is None)
+        c, t = public["vs_previous"], truth["vs_previous"]
+        current_ok, previous_ok = status["2022-04"] == "held", status["2022-03"] == "held"
+        assert c["current"] == (t["current"] if current_ok else None)
+        assert c["previous"] == (t["previous"] if previous_ok else None)
+        if current_ok and previous_ok:
+            assert c["direction"] == t["direction"] and c["p_value"] == t["p_value"]
+            kinds["verdict"] += 1
+        else:
+            assert c["direction"] is None and c["p_value"] is None
+            assert "suppressed" in c["withheld"]
+            kinds["withheld, current shown" if current_ok else "withheld"] += 1
+    assert all(kinds.values()), kinds  # every case was exercised
+    assert set(public["meta"]["series_status"]) == {"held", "not_held", "suppressed"}
+
+
+def test_change_rows_with_a_hidden_count_give_no_verdict(client: TestClient, loaded: Atlas) -> None:
+    params = {"dataset": "surrey", "by": "wards:2019", "from": "2022-04", "compare": "previous"}
+    rows = client.get("/api/v1/change", params=params).json()["rows"]
+    hidden = [r for r in rows if r["current"] is None or r["previous"] is None]
+    assert hidden
+    assert all(r["direction"] is None and r["withheld"] for r in hidden)
+    assert all(
+        r["direction"] for r in rows if r["current"] is not None and r["previous"] is not None
+    )

@@ -341,10 +341,11 @@ def test_embed_tiles_draw_only_the_listed_areas(eclient: TestClient, eatlas: Atl
     assert painted_scoped.sum() > 0
     assert not (painted_scoped & ~painted_full).any()  # nothing outside the full map
     assert painted_scoped.sum() < painted_full.sum()  # neighbouring wards are left out
-    # Same classes as the full map: interior pixels have the very same colours.
-    both = painted_scoped & painted_full & (a[..., 3] == b[..., 3])
-    assert both.sum() > 0.5 * painted_scoped.sum()
-    assert (a[both] == b[both]).all()
+    # The embed's own classes (of its areas only): solid pixels are its legend's colours.
+    legend = eclient.get(f"{embed.path}/legend.json").json()
+    palette = {tuple(int(i["colour"][k : k + 2], 16) for k in (1, 3, 5)) for i in legend["items"]}
+    solid = {tuple(c) for c in a[a[..., 3] == 215][:, :3].tolist()}
+    assert solid and solid <= palette
     # Query parameters cannot widen or change the embed's view.
     widened = eclient.get(
         f"{embed.path}/tiles/{z}/{x}/{y}.png", params={"by": "lsoa:2011", "dataset": "x"}
@@ -445,3 +446,93 @@ def test_embed_of_a_restricted_dataset_is_scoped_and_suppressed(
 def _auth(token: str | None) -> dict[str, str]:
     assert token is not None
     return {"Authorization": f"Bearer {token}"}
+
+
+# -- an area filter publishes nothing about the areas outside it ------------------------------
+
+#: The acceptance report's three Epsom and Ewell wards; E05007276 (Ewell Court) borders them.
+SCOPED = ("E05007273", "E05007274", "E05007275")
+OUTSIDE = "E05007276"
+EXTRA_PROFILE = """\
+name = "extra"
+[columns]
+category = "type"
+source = "team"
+[dates]
+month = "month"
+[[locations]]
+kind = "en"
+easting = "easting"
+northing = "northing"
+"""
+
+
+def _flood_outside(atlas: Atlas, tmp_path: Path, n: int = 400) -> None:
+    """``n`` more incidents of 2023-01, every one inside the ward ``OUTSIDE`` (a new stream)."""
+    layer = atlas.areas.layer(atlas.areas.resolve("wards:2019").id)
+    point = shapely.point_on_surface(layer.geometries[list(layer.codes).index(OUTSIDE)])
+    e, n_ = round(point.x), round(point.y)
+    rows = [f"Anti-social behaviour,extra,2023-01,{e + k % 7},{n_ + k % 5}" for k in range(n)]
+    csv = tmp_path / "extra.csv"
+    csv.write_text("type,team,month,easting,northing\n" + "\n".join(rows) + "\n")
+    profile = tmp_path / "extra.toml"
+    profile.write_text(EXTRA_PROFILE)
+    atlas.ingest([csv], DATASET, profile=str(profile))
+
+
+def _restricted(atlas: Atlas) -> None:
+    atlas.store.datasets.add_partner("surrey-police", "Surrey Police")
+    atlas.store.datasets.configure(DATASET, "surrey-police", "restricted")
+
+
+def _views(client: TestClient, path: str) -> dict[str, object]:
+    """Everything a scoped embed publishes, as it would be compared before and after."""
+    legend = client.get(f"{path}/legend.json").json()
+    geo = client.get(f"{path}/areas.geojson").json()
+    centre = shapely.geometry.shape(geo["features"][0]["geometry"]).representative_point()
+    x, y = _tile_of(centre.x, centre.y, 12)
+    area = client.get(f"{path}/areas/{SCOPED[0]}").json()
+    return {
+        "legend": legend,
+        "labels": {f["properties"]["code"]: f["properties"]["label"] for f in geo["features"]},
+        "figures": area["figures"],
+        "tile": client.get(f"{path}/tiles/12/{x}/{y}.png").content,
+    }
+
+
+@pytest.mark.parametrize("layer", ["counts", "rates", "hotspots"])
+def test_scoped_embed_does_not_depend_on_areas_outside_it(
+    eclient: TestClient, eatlas: Atlas, tmp_path: Path, layer: str
+) -> None:
+    """Metamorphic: 400 more incidents in a neighbouring ward outside the filter change nothing
+    the embed publishes (legend, classes, labels, figures, caveats, tiles)."""
+    _restricted(eatlas)
+    scope = EmbedScope(DATASET, "wards:2019", layer, SCOPED, "2023-01", "2023-01")
+    embed = create_embed(eatlas, eatlas.settings, OPERATOR, scope, date.today() + timedelta(3))
+    before = _views(eclient, embed.path)
+    _flood_outside(eatlas, tmp_path)
+    everything = eatlas.counts(CountQuery(DATASET, "wards:2019", "2023-01", "2023-01"), OPERATOR)
+    outside = next(r["count"] for r in everything["rows"] if r["area_code"] == OUTSIDE)
+    assert outside >= 400  # the flood landed where intended
+    after = _views(eclient, embed.path)
+    assert after == before
+
+
+def test_scoped_embed_legend_classifies_only_its_areas(eclient: TestClient, eatlas: Atlas) -> None:
+    _restricted(eatlas)
+    scope = EmbedScope(DATASET, "wards:2019", "counts", SCOPED, "2023-01", "2023-01")
+    embed = create_embed(eatlas, eatlas.settings, OPERATOR, scope, date.today() + timedelta(3))
+    legend = eclient.get(f"{embed.path}/legend.json").json()
+    full = eatlas.counts(CountQuery(DATASET, "wards:2019", "2023-01", "2023-01"), OPERATOR)
+    counts = {r["area_code"]: r["count"] for r in full["rows"]}
+    mine = np.array([counts[c] for c in SCOPED], dtype=float)
+    assert (mine >= 5).all()  # nothing to suppress: the legend is the plain quantiles
+    # Independent: numpy's linear percentiles are scipy's scoreatpercentile (mapclassify).
+    expected = np.unique(np.percentile(mine, [20, 40, 60, 80, 100]))
+    breaks = legend["meta"]["classification"]["breaks"]
+    np.testing.assert_allclose(breaks, expected, rtol=1e-9)
+    classes = [i for i in legend["items"] if i["lower"] is not None]
+    assert classes[0]["lower"] == mine.min() and classes[-1]["upper"] == mine.max()
+    assert max(counts.values()) > mine.max()  # the whole geography's maximum is not shown
+    assert legend["meta"]["suppression"]["cells_hidden"] == 0
+    assert legend["meta"]["areas"]["filter"] == len(SCOPED)

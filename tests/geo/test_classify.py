@@ -265,3 +265,36 @@ def test_bad_arguments_raise_invalid_input(kwargs: dict[str, object], message: s
 def test_bad_values_raise_invalid_input(values: list[object]) -> None:
     with pytest.raises(InvalidInput):
         classify(np.array(values), "quantiles", 3)
+
+
+def test_labels_skip_suppressed_small_counts_hand_worked() -> None:
+    """With counts 1-4 hidden a class can only hold 0 or 5 and up: its label says so."""
+    values = np.array([0, 0, 0, 5, 6, 7, 8, 9, 12, 30, 52], dtype=np.float64)
+    result = classify(values, "quantiles", 5)
+    assert result.breaks.tolist() == [0.0, 6.0, 8.0, 12.0, 52.0]
+    assert result.labels() == ["0", "1 – 6", "7 – 8", "9 – 12", "13 – 52"]
+    assert result.labels(hidden_below=5) == ["0", "5 – 6", "7 – 8", "9 – 12", "13 – 52"]
+    # Breaks interpolated between 0 and 5: (0, 2] holds no visible number, (2, 4] neither.
+    sparse = classify(np.array([0.0, 5.0, 9.0]), "quantiles", 5)
+    assert sparse.breaks.tolist() == [2.0, 4.0, 5.8, 7.4, 9.0]
+    assert sparse.labels(hidden_below=5) == [
+        "0",
+        "none shown (1 – 4 hidden)",
+        "5",
+        "6 – 7",
+        "8 – 9",
+    ]
+    assert sparse.labels(hidden_below=0) == sparse.labels()  # nothing hidden: unchanged
+
+
+def test_display_breaks_drop_float_noise_but_classes_stay_exact() -> None:
+    values = np.arange(0.0, 22.0)  # equal interval of 0..21: width 4.2, third cut 12.6 + noise
+    result = classify(values, "equal_interval", 5)
+    exact = mapclassify.EqualInterval(values, k=5).bins
+    np.testing.assert_array_equal(result.breaks, exact)  # exactly mapclassify's, noise and all
+    assert exact[2] != 12.6  # the noise is really there
+    assert result.display_breaks() == [4.2, 8.4, 12.6, 16.8, 21.0]
+
+
+def test_a_single_distinct_value_note_is_singular() -> None:
+    assert classify(np.zeros(5), "quantiles", 5).note == "1 distinct value gave 1 of 5 classes"

@@ -65,7 +65,11 @@ def test_hotspot_legend_lists_the_seven_gi_bins_hot_first() -> None:
     ]
     assert [i.lower for i in items] == [3.0, 2.0, 1.0, 0.0, -1.0, -2.0, -3.0]
     assert all(i.lower == i.upper for i in items)
-    assert [i.colour for i in items] == [colours[b] for b in HOTSPOT_LABELS]
+    # Not significant is listed clear, as the hotspot tiles leave it (RdBu's grey, alpha 00).
+    assert [i.colour for i in items] == [
+        colours[b] + ("00" if b == 0 else "") for b in HOTSPOT_LABELS
+    ]
+    assert hex_to_rgba(items[3].colour)[3] == 0
 
 
 @pytest.mark.parametrize("scale", [1, 2])
@@ -80,7 +84,9 @@ def test_legend_png_has_the_swatch_colours_at_the_swatch_positions(scale: int) -
         left, top, right, bottom = swatch_box(index, scale)
         assert right - left + 1 == 24 * scale and bottom - top + 1 == 14 * scale
         swatch = pixels[top : bottom + 1, left : right + 1]
-        assert (swatch == hex_to_rgba(item.colour)).all(), item.label
+        rgba = hex_to_rgba(item.colour)
+        expected = rgba if rgba[3] == 255 else (255, 255, 255, 255)  # clear: the background
+        assert (swatch == expected).all(), item.label
         # The label is drawn to the right of the swatch: some dark text pixels on that row.
         label_row = pixels[top : bottom + 1, right + 8 * scale :, :3]
         assert (label_row.max(axis=-1) < 120).any()

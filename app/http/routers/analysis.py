@@ -158,7 +158,13 @@ def area_summary(
     last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
     category: str | None = None,
 ) -> dict[str, Any]:
-    """One area's monthly series with its seasonal baseline; change vs before and last year."""
+    """One area's monthly series with its seasonal baseline; change vs before and last year.
+
+    Each series month has a ``status``: ``held`` (count published), ``not_held`` (no data for
+    the month) or ``suppressed`` (hidden small number); ``meta.series_status`` says so. In a
+    suppressed view a comparison side that includes a suppressed month is null, and the
+    comparison then gives no verdict: ``direction`` is null and ``withheld`` says why.
+    """
     return atlas.area_summary(dataset, by, area, first, last, category, principal)
 
 

@@ -19,6 +19,7 @@ def version_doc(v: Any) -> dict[str, Any]:
     return {
         **version_summary(v),
         "title": v.title,
+        "label": v.label,
         "source": v.source,
         "licence": v.licence,
         "attribution": v.attribution,

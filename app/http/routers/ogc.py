@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from app.http.conditional import cached_response, weak_etag
 from app.http.deps import AtlasDep, PrincipalDep
 from app.http.routers.analysis import MONTH
 from app.services import ogc, ogc_params
@@ -19,13 +20,22 @@ router = APIRouter(tags=["OGC API - Features"])
 Limit = Annotated[
     int,
     Query(
-        ge=1, le=ogc_params.MAX_LIMIT, description=f"Features per page (1..{ogc_params.MAX_LIMIT})"
+        ge=1,
+        description=(
+            f"Features per page; above {ogc_params.MAX_LIMIT} the maximum "
+            f"{ogc_params.MAX_LIMIT} is used"
+        ),
     ),
 ]
 Offset = Annotated[int, Query(ge=0, description="Features to skip (next/prev links set it)")]
 Bbox = Annotated[
     str | None,
-    Query(description="minx,miny,maxx,maxy in CRS84 degrees, or in bbox-crs; intersects"),
+    Query(
+        description=(
+            "minx,miny,maxx,maxy in CRS84 degrees (lon/lat; numbers out of range are refused), "
+            "or in bbox-crs (EPSG:27700 metres); intersects"
+        )
+    ),
 ]
 BboxCrs = Annotated[
     str | None, Query(alias="bbox-crs", description="CRS of bbox: CRS84 URI or EPSG:27700")
@@ -102,8 +112,15 @@ def items(
 ) -> Response:
     """A page of features as GeoJSON (CRS84, or ``crs``), with numberMatched and next links."""
     q = ogc_params.ItemsQuery.parse(limit, offset, bbox, bbox_crs, crs, when, first, last, category)
-    body = ogc.items_page(atlas, principal, collection_id, q, _url(request))
-    return Response(body, media_type=ogc_params.GEOJSON, headers=ogc.content_crs(q.crs))
+    page = ogc.items_page(atlas, principal, collection_id, q, _url(request))
+    return cached_response(
+        page.body.encode(),
+        ogc_params.GEOJSON,
+        request,
+        principal,
+        etag=weak_etag(page.version_basis),
+        headers=ogc.content_crs(q.crs),
+    )
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response)

@@ -1,4 +1,7 @@
-"""Tiles: TileJSON, Mapbox Vector Tiles, PNG choropleth tiles and legends, with ETags."""
+"""Tiles: TileJSON, Mapbox Vector Tiles, PNG choropleth tiles and legends, with ETags.
+
+Every route here answers ``HEAD`` and conditional ``GET`` through ``app.http.conditional``.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from app.access.principal import Principal
 from app.errors import BadRequest
+from app.http.conditional import cached_response, json_body
 from app.http.deps import AtlasDep, PrincipalDep
 from app.http.routers.analysis import MONTH
-from app.services.maps import MapSpec
-from app.services.tiles import MAX_ZOOM, tile_etag
+from app.services.maps import MapSpec, ThematicMap
+from app.services.tiles import MAX_ZOOM
 
 router = APIRouter(tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -39,6 +42,13 @@ def map_spec(
         str | None, Query(description="Comma-separated upper bounds for classes=fixed")
     ] = None,
     palette: str = "YlOrRd",
+    areas: Annotated[
+        str | None,
+        Query(description="Comma-separated area codes of `by`: map (and classify) only these"),
+    ] = None,
+    method: Annotated[
+        str | None, Query(description="Hotspot method: gi_star (others are refused)")
+    ] = None,
 ) -> MapSpec:
     parsed = None
     if breaks:
@@ -46,34 +56,30 @@ def map_spec(
             parsed = tuple(float(b) for b in breaks.split(","))
         except ValueError as exc:
             raise BadRequest("breaks must be comma-separated numbers") from exc
-    return MapSpec(layer, dataset, by, grid, first, last, category, classes, k, parsed, palette)
+    codes = None if areas is None else tuple(c.strip() for c in areas.split(",") if c.strip())
+    return MapSpec(
+        layer, dataset, by, grid, first, last, category, classes, k, parsed, palette, codes, method
+    )
 
 
 SpecDep = Annotated[MapSpec, Depends(map_spec)]
 
 
-def cached_response(
-    body: bytes, media_type: str, request: Request, principal: Principal
-) -> Response:
-    """ETag/304 revalidation; never a max-age, so a changed map is never served stale."""
-    etag = tile_etag(body)
-    scope = "public" if principal.is_anonymous else "private"
-    headers = {"ETag": etag, "Cache-Control": f"{scope}, no-cache", "Vary": "Authorization"}
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+JSON = "application/json"
 
 
-@router.get("/tiles/{layer}/tilejson.json")
-def tilejson(
-    request: Request, spec: SpecDep, atlas: AtlasDep, principal: PrincipalDep
-) -> dict[str, Any]:
+@router.get("/tiles/{layer}/tilejson.json", response_class=Response)
+def tilejson(request: Request, spec: SpecDep, atlas: AtlasDep, principal: PrincipalDep) -> Response:
     """TileJSON 3.0 of a layer; its query parameters carry through to the tile URLs."""
-    m = atlas.maps.get(spec, principal)
+    doc = tilejson_doc(request, spec, atlas.maps.get(spec, principal))
+    return cached_response(json_body(doc), JSON, request, principal)
+
+
+def tilejson_doc(request: Request, spec: MapSpec, m: ThematicMap) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/") + f"/api/v1/tiles/{spec.layer}"
     query = urlencode(spec.query())
     west, south, east, north = m.bounds_lonlat()
-    fields = {k: ("Number" if v.dtype.kind in "fiu" else "String") for k, v in m.properties.items()}
+    fields = m.field_types()
     return {
         "tilejson": "3.0.0",
         "name": f"Community Safety Atlas: {spec.layer}",
@@ -90,10 +96,13 @@ def tilejson(
     }
 
 
-@router.get("/tiles/{layer}/legend.json")
-def legend_json(spec: SpecDep, atlas: AtlasDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get("/tiles/{layer}/legend.json", response_class=Response)
+def legend_json(
+    request: Request, spec: SpecDep, atlas: AtlasDep, principal: PrincipalDep
+) -> Response:
     """The map's classes, colours and labels (computed once per map, shared by every tile)."""
-    return atlas.maps.get(spec, principal).legend_doc()
+    doc = atlas.maps.get(spec, principal).legend_doc()
+    return cached_response(json_body(doc), JSON, request, principal)
 
 
 @router.get("/tiles/{layer}/legend.png")
