@@ -281,12 +281,13 @@
 
   /**
    * What a month of a trend series shows: "shown", "suppressed" or "not held". The service
-   * sends null for both hidden kinds; a `suppressed` or `held` field, else the dataset's months
-   * held (ctx.held), tells them apart. Without either it is "hidden" (one or the other).
+   * sends null for both hidden kinds and says which in `status` (held, not_held, suppressed);
+   * without it, the dataset's months held (ctx.held) tell them apart, else "hidden".
    */
   function monthState(s, held) {
     if (s.count !== null && s.count !== undefined) return "shown";
-    if (s.suppressed === true) return "suppressed";
+    if (s.status === "suppressed" || s.suppressed === true) return "suppressed";
+    if (s.status === "not_held") return "not held";
     if (s.held === false) return "not held";
     if (held) return held.has(s.month) ? "suppressed" : "not held";
     return "hidden";
@@ -389,7 +390,7 @@
     if (!c) return el("li", { text: `${label}: not available (${why || "no data for that period"})` });
     const period = c.comparison_period ? ` ${c.comparison_period.from} to ${c.comparison_period.to}` : "";
     const missing = (v) => v === null || v === undefined;
-    if (c.suppressed || missing(c.current) || missing(c.previous)) {
+    if (c.withheld || c.suppressed || missing(c.current) || missing(c.previous)) {
       return el("li", { class: "direction-hidden", text: `${label}${period}: not shown (small numbers)` });
     }
     const pct = missing(c.pct_change) ? "" : ` (${c.pct_change > 0 ? "+" : ""}${num(c.pct_change, 1)}%)`;
