@@ -58,6 +58,8 @@ def _print_reassign(data: dict[str, Any]) -> None:
         f"out {meta['total_out']:g}, unallocated {meta['unallocated']:g}, "
         f"unmatched codes {len(meta['unmatched_codes'])}"
     )
+    kinds = ", ".join(f"{n} {kind}" for kind, n in meta["changes"]["summary"].items())
+    out_console.print(f"areas of {meta['from']['selector']}: {kinds}")
 
 
 def _print_change(data: dict[str, Any]) -> None:
