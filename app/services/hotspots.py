@@ -31,6 +31,7 @@ from app.services.hotspot_methods import (
     grid_feature_index,
     kde_features,
     local_moran_features,
+    missing_months_caveat,
     month_columns,
 )
 from app.services.incidents import IncidentCache, IncidentFrame
@@ -191,7 +192,7 @@ class Hotspots:
     def _emerging(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
         held = frame.months()
         first, last = q.first or (held[0] if held else ""), q.last or (held[-1] if held else "")
-        month_col, n_months = month_columns(frame.month_no, first, last)
+        month_col, n_months, missing = month_columns(frame.month_no, first, last, held)
         use = mask & frame.located
         if q.grid_m is not None:
             region, name = self._region()
@@ -224,6 +225,9 @@ class Hotspots:
         meta["period"] = {"from": first, "to": last}
         meta.update(extra)
         meta["params"] = {"grid_m": q.grid_m, "by": q.by, "alpha": 0.05, "min_months": 12}
+        meta["months_not_held"] = missing
+        if missing:
+            meta.setdefault("caveats", []).append(missing_months_caveat(missing))
         return HotspotOutput(geoms, props, ids, meta)
 
     def _grid(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:

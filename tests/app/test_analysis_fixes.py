@@ -8,16 +8,86 @@ from the ONS CSV, esda's Gi* and a written-out Mann-Kendall test.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import esda
 import geopandas as gpd
+import libpysal
+import numpy as np
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
+from scipy import stats
 
+from app.access.tokens import create_token
 from app.atlas import Atlas
 from app.services.crosswalks import read_aggregate
+from tests.app.conftest import make_settings
+from tests.app.test_accept_analysis import bh, mann_kendall
+from tests.app.test_accept_boundaries import (
+    accepted_points,
+    cli,
+    concat_csv,
+    open_client,
+    private_store,
+    recount,
+    shared_folder,
+)
 
 CHANGED_DISTRICTS = {"Elmbridge", "Woking", "Reigate and Banstead", "Runnymede", "Surrey Heath"}
+DATASET = "surrey"
+#: Surrey 2022-01 .. 2022-11 and 2023-01: 2022-12 is not held (as in the shared data).
+MONTHS = [f"2022-{m:02d}" for m in range(1, 12)] + ["2023-01"]
+HAMPSHIRE = "hampshire"
+
+
+def _build(folder: Path, template: Path, shared: Path) -> None:
+    db = folder / "atlas.db"
+    shutil.copy(template, db)
+    files = sorted((shared / "crime" / "surrey").glob("*.csv"))
+    concat_csv([f for f in files if f.name[:7] in MONTHS], folder / "surrey.csv")
+    atlas = Atlas.open(settings=make_settings(db, max_distance_km=0))
+    try:
+        atlas.ingest([folder / "surrey.csv"], DATASET, profile="police-uk", access="open")
+        hants = shared / "crime" / "national" / "2022-06" / "2022-06-hampshire-street.csv.gz"
+        atlas.ingest([hants], HAMPSHIRE, profile="police-uk", access="open")
+        (folder / "token").write_text(create_token(atlas.store, "analyst")[1])
+    finally:
+        atlas.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, template_db: Path, shared_data: Path) -> Path:
+    return shared_folder(tmp_path_factory, "fixes", lambda f: _build(f, template_db, shared_data))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, built: Path) -> Path:
+    return private_store(tmp_path_factory, built)
+
+
+@pytest.fixture(scope="module")
+def http(store: Path, built: Path) -> Iterator[TestClient]:
+    """An analyst's client (nothing suppressed)."""
+    for _atlas, client in open_client(store):
+        client.headers["Authorization"] = f"Bearer {(built / 'token').read_text()}"
+        yield client
+
+
+@pytest.fixture(scope="module")
+def points(built: Path, shared_data: Path) -> pd.DataFrame:
+    """Located Surrey rows the product keeps (max distance lifted), projected independently."""
+    rows = accepted_points(shared_data, built / "surrey.csv")
+    return rows[rows.e.notna()]
+
+
+def hotspots(client: TestClient, **params: Any) -> Any:
+    res = client.get("/api/v1/hotspots", params=params)
+    assert res.status_code == 200, res.text
+    return res.json()
 
 
 def wards(shared: Path, vintage: str) -> gpd.GeoDataFrame:
@@ -71,3 +141,51 @@ def test_reassign_districts_to_wards_says_every_district_was_split(
     out = atlas.crosswalks.reassign_table(table, "districts:2013", "wards:2019", "area")
     assert out["meta"]["changes"]["summary"] == {"split": 11}
     assert out["meta"]["changes"]["areas"] == dict.fromkeys(districts, "split")
+
+
+# ----------------------------------------------------------------------------- emerging months
+
+
+def test_emerging_refuses_a_period_whose_months_are_not_held(store: Path) -> None:
+    args = ["hotspots", "--dataset", DATASET, "--grid", "1000", "--method", "emerging"]
+    proc = cli(*args, "--from", "2022-01", "--to", "2022-12", db=store, check=False)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+    assert "only 11 of the 12 months 2022-01..2022-12 are held" in proc.stderr
+    # The same wording as `atlas change` uses for months not held.
+    args = ["change", "--dataset", DATASET, "--by", "districts", "--compare", "previous"]
+    change = cli(*args, "--from", "2022-12", "--to", "2022-12", db=store, check=False)
+    assert change.returncode != 0 and "only 0 of the 1 months" in change.stderr
+
+
+def test_emerging_slices_are_the_months_held(
+    http: TestClient, points: pd.DataFrame, shared_data: Path
+) -> None:
+    # 2022-01 .. 2023-01 spans 13 months; 12 are held. December 2022 is unknown, not zero.
+    out = hotspots(
+        http,
+        dataset=DATASET,
+        method="emerging",
+        by="wards:2019",
+        **{"from": "2022-01"},
+        to="2023-01",
+    )
+    meta, props = out["meta"], pd.DataFrame([f["properties"] for f in out["features"]])
+    assert meta["months"] == 12 and meta["months_not_held"] == ["2022-12"]
+    assert any("2022-12" in c for c in meta["caveats"])
+    w19 = wards(shared_data, "2019")
+    w = libpysal.weights.Queen.from_dataframe(w19, use_index=False, silence_warnings=True)
+    z = np.empty((len(w19), len(MONTHS)))
+    for t, month in enumerate(MONTHS):
+        pts = points[points.Month == month]
+        counts = recount(pts.e.to_numpy(), pts.n.to_numpy(), w19, "WD19CD")[0].to_numpy()
+        z[:, t] = esda.G_Local(counts.astype(float), w, transform="B", star=True, permutations=0).Zs
+    q = np.column_stack([bh(2 * stats.norm.sf(np.abs(z[:, t]))) for t in range(len(MONTHS))])
+    hot = (q < 0.05) & (z > 0)
+    assert (props.months_hot.to_numpy() == hot.sum(axis=1)).all()
+    trend = np.array([mann_kendall(row) for row in z])
+    np.testing.assert_allclose(props.trend_z, trend[:, 0], atol=5.1e-5)
+    # A ward hot in the last month held (2023-01) is a current hot spot, never "historical".
+    final_hot = hot[:, -1]
+    assert final_hot.any()
+    assert not props.category[final_hot].str.startswith("historical").any()
