@@ -20,6 +20,7 @@ from app.ingest.reader import SourceFile, read_table
 from app.ingest.report import refuse_malformed
 from app.services.areas import AreaCatalogue
 from app.services.counts import boundary_meta
+from app.services.denominators import Denominators
 from app.store import Store
 from app.store.records import AreaLayer
 from geo.crosswalk import (
@@ -45,9 +46,10 @@ class AggregateTable:
 class Crosswalks:
     """Builds and caches crosswalks between held versions."""
 
-    def __init__(self, store: Store, areas: AreaCatalogue) -> None:
+    def __init__(self, store: Store, areas: AreaCatalogue, denominators: Denominators) -> None:
         self.store = store
         self.areas = areas
+        self.denominators = denominators
         self._cache: dict[tuple[object, ...], Crosswalk] = {}
         self._diffs: dict[tuple[int, int], VersionDiff] = {}
         self._lock = threading.Lock()
@@ -63,7 +65,7 @@ class Crosswalks:
                 return area_crosswalk(src.geometries, dst.geometries)
 
         else:
-            fine, year = self._finest_population()
+            fine, year = self._finest_population(from_id)
             key = (from_id, to_id, "population", fine.version.id, year)
             note = f"population-weighted through {fine.version.selector} population {year}"
 
@@ -85,13 +87,14 @@ class Crosswalks:
                 self._cache[key] = cw
         return cw, note
 
-    def _finest_population(self) -> tuple[AreaLayer, int]:
+    def _finest_population(self, from_id: int) -> tuple[AreaLayer, int]:
+        """The latest year's population layer that best covers the from-version (finest)."""
         layers = self.store.population.layers()
         if not layers:
             raise NotFound("population weights need a population layer: `atlas population import`")
         year = max(y for _, y in layers)
-        vid = max((v for v, y in layers if y == year), key=lambda v: self.areas.layer(v).codes.size)
-        return self.areas.layer(vid), year
+        pick = self.denominators.choose(self.areas.layer(from_id).version, year)
+        return self.areas.layer(pick.version_id), year
 
     def _population(self, layer: AreaLayer, year: int) -> np.ndarray:
         table = self.store.population.get(layer.version.id, year)

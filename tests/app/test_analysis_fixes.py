@@ -19,6 +19,7 @@ import libpysal
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from scipy import stats
 
@@ -30,11 +31,14 @@ from tests.app.test_accept_analysis import bh, mann_kendall
 from tests.app.test_accept_boundaries import (
     accepted_points,
     cli,
+    cli_json,
     concat_csv,
     open_client,
     private_store,
     recount,
     shared_folder,
+    spec,
+    squares,
 )
 
 CHANGED_DISTRICTS = {"Elmbridge", "Woking", "Reigate and Banstead", "Runnymede", "Surrey Heath"}
@@ -189,3 +193,78 @@ def test_emerging_slices_are_the_months_held(
     final_hot = hot[:, -1]
     assert final_hot.any()
     assert not props.category[final_hot].str.startswith("historical").any()
+
+
+# ----------------------------------------------------------------------------- population layer
+
+GRID_M = 2000  # a 2 km grid over Hampshire: 1,658 squares, more features than the 709 LSOAs
+
+
+@pytest.fixture(scope="module")
+def pop_store(tmp_path_factory: pytest.TempPathFactory, built: Path, shared_data: Path) -> Path:
+    """The store plus a Hampshire grid with a 2019 population, and a set reaching beyond Surrey."""
+    db = private_store(tmp_path_factory, built)
+    folder = db.parent
+    grid = squares(404_000, 90_000, 482_000, 175_000, GRID_M, "HK")
+    grid.to_file(folder / "hk.gpkg")
+    pd.DataFrame({"code": grid.code, "people": 100}).to_csv(folder / "hk.csv", index=False)
+    districts = gpd.read_file(shared_data / "boundaries" / "surrey_districts.gpkg")
+    square = shapely.box(440_000, 120_000, 442_000, 122_000)  # in Hampshire, outside the LSOAs
+    mixed = gpd.GeoDataFrame(
+        {
+            "code": [*districts.LAD_CD, "HAM"],
+            "name": [*districts.LAD_NM, "Hampshire square"],
+        },
+        geometry=[*districts.geometry, square],
+        crs=27700,
+    )
+    mixed.to_file(folder / "mixed.gpkg")
+    atlas = Atlas.open(settings=make_settings(db))
+    try:
+        atlas.import_boundaries(spec(folder / "hk.gpkg", "hk", "1", "2020-01-01"))
+        atlas.import_population(folder / "hk.csv", "hk:1", "code", "people", 2019)
+        atlas.import_boundaries(spec(folder / "mixed.gpkg", "mixed", "1", "2020-01-01"))
+    finally:
+        atlas.close()
+    return db
+
+
+@pytest.fixture(scope="module")
+def lsoa_by_district(shared_data: Path) -> pd.Series:
+    pop = pd.read_csv(shared_data / "population" / "surrey_lsoa2011_population_mid2019.csv")
+    return pop.groupby("LAD_CD")["population_mid2019"].sum()
+
+
+def test_rates_use_the_layer_that_covers_the_districts(
+    pop_store: Path, lsoa_by_district: pd.Series
+) -> None:
+    out = cli_json("counts", "--dataset", DATASET, "--by", "districts", "--rates", db=pop_store)
+    rates = out["meta"]["rates"]
+    assert rates["population_source"] == "lsoa:2011" and rates["population_year"] == 2019
+    assert "hk:1" in rates["population_choice"] and "lsoa:2011" in rates["population_choice"]
+    got = pd.Series({r["area_code"]: r["population"] for r in out["rows"]})
+    assert (got == lsoa_by_district.reindex(got.index)).all()
+    assert got["E07000215"] == lsoa_by_district["E07000215"] > 0  # Tandridge, was 0
+
+
+def test_an_area_no_population_layer_covers_gets_null_not_zero(
+    pop_store: Path, lsoa_by_district: pd.Series
+) -> None:
+    out = cli_json("counts", "--dataset", DATASET, "--by", "mixed", "--rates", db=pop_store)
+    rows = {r["area_code"]: r for r in out["rows"]}
+    assert out["meta"]["rates"]["population_source"] == "lsoa:2011"
+    for code, people in lsoa_by_district.items():
+        assert rows[code]["population"] == people
+    assert rows["HAM"]["population"] is None and rows["HAM"]["rate_per_1000"] is None
+    assert any("Hampshire square" in c and "null" in c for c in out["meta"]["caveats"])
+
+
+def test_population_weights_come_from_the_covering_layer(pop_store: Path, tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(_table(["E07000209"], [1000]))
+    args = ["reassign", str(path), "--from", "districts:2013", "--to", "wards:2019"]
+    out = cli_json(
+        *args, "--code-field", "code", "--value-field", "n", "--weights", "population", db=pop_store
+    )
+    assert "lsoa:2011 population 2019" in out["meta"]["weights"]
+    assert sum(r["value"] for r in out["rows"]) == 1000
