@@ -7,38 +7,36 @@ only their areal part, and reports what a reviewer should know: repairs, gaps in
 outline and overlaps between features. Gaps and overlaps are reported, not fixed: boundary sets
 such as police beats may legitimately overlap, and :mod:`geo.assign` has a rule for both.
 
-:func:`ensure_bng` reprojects geometries to EPSG:27700 from any CRS pyproj knows, refusing an
-unknown CRS and refusing to fall back to a Helmert transformation when the OSTN15 grid is missing.
+:func:`ensure_bng` (from :mod:`geo.reproject`) reprojects layers to EPSG:27700.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyproj
 import shapely
-from pyproj.exceptions import CRSError
-from pyproj.transformer import TransformerGroup
 
-from geo.errors import (
-    CRSMismatch,
-    GridFileMissing,
-    InvalidGeometry,
-    InvalidInput,
-    OutsideGridExtent,
-)
+from geo.errors import InvalidGeometry, InvalidInput
+from geo.reproject import GeomArray, ToBng, as_geometry_array, ensure_bng
 
-GeomArray = npt.NDArray[np.object_]
-ToBng = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], tuple[Any, Any]]
+__all__ = [
+    "GeomArray",
+    "LayerReport",
+    "ToBng",
+    "ValidatedLayer",
+    "as_geometry_array",
+    "check_areal",
+    "check_codes",
+    "ensure_bng",
+    "validate_layer",
+]
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
-_BNG = pyproj.CRS.from_epsg(27700)
 _MAX_NAMED = 10
 
 
@@ -68,20 +66,6 @@ def _named(labels: Sequence[str] | npt.NDArray[Any], mask: npt.NDArray[np.bool_]
     picked = [str(v) for v in np.asarray(labels, dtype=object)[mask][:_MAX_NAMED]]
     more = int(mask.sum()) - len(picked)
     return ", ".join(picked) + (f" (+{more} more)" if more > 0 else "")
-
-
-def as_geometry_array(geometries: Any) -> GeomArray:
-    """Return ``geometries`` as a 1-D object array of shapely geometries (None kept).
-
-    Raises
-    ------
-    InvalidInput
-        When an element is not a shapely geometry or None.
-    """
-    arr = np.asarray(geometries, dtype=object).reshape(-1)
-    if not all(g is None or isinstance(g, shapely.Geometry) for g in arr):
-        raise InvalidInput("geometries must be shapely geometries")
-    return arr
 
 
 def check_areal(geometries: Any, labels: Sequence[str] | None = None) -> GeomArray:
@@ -272,67 +256,3 @@ def validate_layer(
         bounds=(xmin, ymin, xmax, ymax),
     )
     return ValidatedLayer(codes=code_arr, names=name_arr, geometries=fixed, report=report)
-
-
-def _resolve_crs(crs: Any) -> pyproj.CRS:
-    if crs is None:
-        raise CRSMismatch("the layer has no CRS; say which one it is in (e.g. EPSG:27700)")
-    try:
-        return pyproj.CRS.from_user_input(crs)
-    except CRSError as exc:
-        raise CRSMismatch(f"unknown CRS {crs!r}: {exc}") from exc
-
-
-def ensure_bng(geometries: Any, crs: Any, to_bng: ToBng | None = None) -> GeomArray:
-    """Return the geometries in EPSG:27700 (British National Grid, metres).
-
-    Parameters
-    ----------
-    geometries : shapely geometries in ``crs``.
-    crs : anything ``pyproj.CRS.from_user_input`` accepts (``"EPSG:4326"``, 27700, WKT, a CRS).
-    to_bng : optional ``(x, y) -> (easting, northing)`` used instead of pyproj when ``crs`` is not
-        already EPSG:27700; the application injects its exact OSTN15 transform here for
-        ETRS89/WGS84 (lon, lat) sources.
-
-    Raises
-    ------
-    CRSMismatch
-        ``crs`` is None or unknown to pyproj.
-    GridFileMissing
-        pyproj's best transformation to EPSG:27700 needs a grid (OSTN15) that is not installed; a
-        Helmert fallback would be metres out, so we refuse (pass ``to_bng`` instead).
-    OutsideGridExtent
-        A transformed coordinate is not finite (outside the transformation's extent).
-    """
-    geoms = as_geometry_array(geometries)
-    source = _resolve_crs(crs)
-    if source.equals(_BNG, ignore_axis_order=True):
-        return geoms.copy()
-    if to_bng is None:
-        with warnings.catch_warnings():
-            # pyproj warns when the best operation's grid is missing; we raise instead.
-            warnings.simplefilter("ignore", UserWarning)
-            group = TransformerGroup(source, _BNG, always_xy=True)
-        if not group.best_available or not group.transformers:
-            raise GridFileMissing(
-                f"the best transformation {source.to_string()} -> EPSG:27700 needs a grid "
-                "that is not installed (OSTN15); pass to_bng"
-            )
-        transformer = group.transformers[0]
-
-        def project(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
-
-    else:
-        fn = to_bng
-
-        def project(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            easting, northing = fn(xy[:, 0].copy(), xy[:, 1].copy())
-            return np.column_stack([np.asarray(easting, float), np.asarray(northing, float)])
-
-    out = shapely.transform(geoms, project)
-    coords = shapely.get_coordinates(out)
-    if not np.isfinite(coords).all():
-        raise OutsideGridExtent("some coordinates fall outside the transformation's extent")
-    result: GeomArray = np.asarray(out, dtype=object)
-    return result

@@ -23,7 +23,8 @@ from app.store import Store
 from app.store.records import BoundaryVersionRecord
 from geo.assign import AreaIndex
 from geo.boundaries import ToBng, ensure_bng, validate_layer
-from geo.errors import GeoError
+from geo.errors import CRSMismatch, GeoError, InvalidGeometry
+from geo.reproject import resolve_crs
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def import_boundary(
     except GeoError as exc:
         exc.detail = f"{spec.path.name}: {exc.detail}"
         raise
+    except shapely.errors.GEOSException as exc:  # a reason, never an internal error
+        raise InvalidGeometry(f"{spec.path.name}: geometry GEOS cannot process ({exc})") from exc
     index = AreaIndex.build(layer.geometries)
     assignments = _assign_held(store, index)
     meta = _meta(spec, layer.report.__dict__, crs)
@@ -126,20 +129,23 @@ def _route_to_bng(crs: str | None, geocoder: Geocoder) -> ToBng | None:
 
     OSGB36-based CRSs: pyproj's conversion (same datum, exact), so None. ETRS89/WGS84 lon/lat:
     OSTN15 directly. Projected CRSs on other datums (UTM, Web Mercator): pyproj back to their own
-    lon/lat, then OSTN15. Unknown CRSs are left to ``ensure_bng`` to refuse.
+    lon/lat, then OSTN15. A missing CRS is left to ``ensure_bng`` to refuse; unknown and
+    unsupported ones (engineering/local CRSs) raise CRSMismatch here.
     """
-    try:
-        source = pyproj.CRS.from_user_input(crs) if crs else None
-    except pyproj.exceptions.CRSError:
+    if not crs:
         return None
-    if source is None or "OSGB" in (source.datum.name if source.datum else ""):
-        return None
+    source = resolve_crs(crs)
     datum = source.datum.name if source.datum else ""
+    if "OSGB" in datum:
+        return None
     if source.is_geographic and datum in GPS_DATUMS:
         return geocoder.ostn15.to_bng
     # Projected on WGS84/ETRS89: unproject exactly. Another datum: pyproj's datum shift to ETRS89.
     geodetic = source.geodetic_crs if datum in GPS_DATUMS else None
-    to_lonlat = pyproj.Transformer.from_crs(source, geodetic or ETRS89, always_xy=True)
+    try:
+        to_lonlat = pyproj.Transformer.from_crs(source, geodetic or ETRS89, always_xy=True)
+    except pyproj.exceptions.ProjError as exc:
+        raise CRSMismatch(f"no transformation from {source.name!r} to ETRS89: {exc}") from exc
 
     def convert(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lon, lat = to_lonlat.transform(x, y)
