@@ -38,6 +38,8 @@ __all__ = [
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 _MAX_NAMED = 10
+#: Uncovered parts of a set's coverage thinner than twice this (metres) are generalisation slivers.
+SLIVER_HALF_WIDTH_M = 5.0
 
 
 @dataclass(frozen=True)
@@ -167,14 +169,24 @@ def _repair(
     return _areal_part(out), repaired
 
 
-def _gaps(union: shapely.Geometry, min_sliver_m2: float) -> list[tuple[float, float, float]]:
-    rings, owner = shapely.get_rings(shapely.get_parts(union), return_index=True)
+def _gaps(
+    union: shapely.Geometry, min_sliver_m2: float, coverage: shapely.Geometry | None
+) -> list[tuple[float, float, float]]:
+    """Holes in the layer's union, and parts of ``coverage`` outside the layer's outline."""
+    parts = shapely.get_parts(union)
+    rings, owner = shapely.get_rings(parts, return_index=True)
     # get_rings lists each polygon's exterior first, then its holes.
     exterior = np.r_[True, owner[1:] != owner[:-1]]
-    holes = shapely.polygons(rings[~exterior])
-    area = shapely.area(holes)
+    pieces = shapely.polygons(rings[~exterior])
+    if coverage is not None:
+        outline = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(parts)))
+        bays = shapely.get_parts(shapely.difference(coverage, outline))
+        # Hair-lines along a differently generalised outline are not territory left out.
+        wide = ~shapely.is_empty(shapely.buffer(bays, -SLIVER_HALF_WIDTH_M))
+        pieces = np.concatenate([pieces, bays[wide]])
+    area = shapely.area(pieces)
     keep = area > min_sliver_m2
-    rep = shapely.point_on_surface(holes[keep])
+    rep = shapely.point_on_surface(pieces[keep])
     xs, ys, kept = shapely.get_x(rep), shapely.get_y(rep), area[keep]
     order = np.argsort(-kept, kind="stable")
     return [(float(kept[i]), float(xs[i]), float(ys[i])) for i in order]
@@ -199,6 +211,7 @@ def validate_layer(
     names: Sequence[str],
     geometries: Any,
     min_sliver_m2: float = 1.0,
+    coverage: shapely.Geometry | None = None,
 ) -> ValidatedLayer:
     """Validate, repair and describe one boundary layer (geometries already in EPSG:27700).
 
@@ -208,6 +221,9 @@ def validate_layer(
     names : one name per feature (None is stored as "").
     geometries : shapely Polygons/MultiPolygons (or collections holding polygons), EPSG:27700.
     min_sliver_m2 : gaps and pairwise overlaps of at most this area (m²) are not reported.
+    coverage : optional area the layer should cover (EPSG:27700), e.g. the union of the other
+        versions of its set; parts of it outside the layer's outline are gaps too (a deleted edge
+        ward leaves a bay, not a hole), except hair-lines narrower than 2 × SLIVER_HALF_WIDTH_M.
 
     Returns
     -------
@@ -215,9 +231,10 @@ def validate_layer(
         Codes, names, valid 2-D MultiPolygons and a :class:`LayerReport`. ``repaired`` gives the
         signed change of GEOS area (m²) for each repaired feature (an invalid input's own area is
         GEOS's shoelace figure, e.g. 0 for a symmetric bow-tie). ``gaps`` are holes in the union of
-        the layer (parts of the plane enclosed by the layer but covered by no feature) as
-        ``(area_m2, x, y)`` with (x, y) a point inside the hole, largest first. ``overlaps`` are
-        ``(code_a, code_b, area_m2)`` for each intersecting pair, ``code_a`` earlier in the layer.
+        the layer (parts of the plane enclosed by the layer but covered by no feature) and the
+        uncovered parts of ``coverage``, as ``(area_m2, x, y)`` with (x, y) a point inside the
+        gap, largest first. ``overlaps`` are ``(code_a, code_b, area_m2)`` for each intersecting
+        pair, ``code_a`` earlier in the layer.
         ``total_area_m2`` is the area of the union (overlaps counted once).
 
     Raises
@@ -250,7 +267,7 @@ def validate_layer(
     report = LayerReport(
         features=int(fixed.size),
         repaired=repaired,
-        gaps=_gaps(union, min_sliver_m2),
+        gaps=_gaps(union, min_sliver_m2, coverage),
         overlaps=_overlaps(code_arr, fixed, min_sliver_m2),
         total_area_m2=float(shapely.area(union)),
         bounds=(xmin, ymin, xmax, ymax),

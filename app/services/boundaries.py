@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ def read_vector(spec: BoundarySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         raise UnreadableFile(f"{spec.path.name}: not a vector file GDAL can read ({exc})") from exc
     except pyogrio.errors.DataLayerError as exc:
         raise BadRequest(f"{spec.path.name}: {exc}") from exc
+    if len(wkb) == 0:
+        raise UnreadableFile(f"{spec.path.name}: layer {layer!r} has no features")
     columns = [str(f) for f in meta["fields"]]
     for wanted in (spec.code_field, spec.name_field):
         if wanted not in columns:
@@ -98,9 +100,10 @@ def import_boundary(
     if spec.valid_to is not None and spec.valid_to < spec.valid_from:
         raise BadRequest("--valid-to is before --valid-from")
     codes, names, geoms, crs = read_vector(spec)
+    held = [v for v in store.boundaries.all() if v.set_name == spec.set_name]
     try:
         bng = ensure_bng(geoms, crs, to_bng=_route_to_bng(crs, geocoder))
-        layer = validate_layer(codes.tolist(), names.tolist(), bng)
+        layer = validate_layer(codes.tolist(), names.tolist(), bng, coverage=_coverage(areas, held))
     except GeoError as exc:
         exc.detail = f"{spec.path.name}: {exc.detail}"
         raise
@@ -109,11 +112,56 @@ def import_boundary(
     index = AreaIndex.build(layer.geometries)
     assignments = _assign_held(store, index)
     meta = _meta(spec, layer.report.__dict__, crs)
+    meta["report"]["warnings"] = validity_overlaps(spec, held)
     record = store.boundaries.add_version(
         meta, layer.codes, layer.names, layer.geometries, index.to_bytes(), assignments
     )
     areas.forget(record.id)
     return record
+
+
+def _coverage(areas: AreaCatalogue, held: list[BoundaryVersionRecord]) -> shapely.Geometry | None:
+    """What the set's versions held so far cover: a new version leaving part of it is gapped."""
+    if not held:
+        return None
+    return shapely.union_all([shapely.union_all(areas.layer(v.id).geometries) for v in held])
+
+
+def _effective_end(start: date, end: date | None, starts: list[date]) -> date:
+    """Last day in force: ``valid_to``, else the day before the set's next valid_from."""
+    if end is not None:
+        return end
+    later = [s for s in starts if s > start]
+    return min(later) - timedelta(days=1) if later else date.max
+
+
+def validity_overlaps(spec: BoundarySpec, held: list[BoundaryVersionRecord]) -> list[str]:
+    """Warnings naming each held version of the set whose validity overlaps the new one's.
+
+    A version without ``valid_to`` is taken to run until the set's next ``valid_from`` (it is
+    superseded, not overlapped). Where windows overlap, the version with the latest valid_from
+    is the one selectors resolve to; the warning says which.
+    """
+    starts = [v.valid_from for v in held] + [spec.valid_from]
+    new_end = _effective_end(spec.valid_from, spec.valid_to, starts)
+    new = f"{spec.set_name}:{spec.version} ({_window(spec.valid_from, spec.valid_to)})"
+    out = []
+    for v in sorted(held, key=lambda v: (v.valid_from, v.id)):
+        lo = max(v.valid_from, spec.valid_from)
+        hi = min(_effective_end(v.valid_from, v.valid_to, starts), new_end)
+        if lo > hi:
+            continue
+        winner = spec.version if spec.valid_from >= v.valid_from else v.version
+        out.append(
+            f"validity of {new} overlaps {v.selector} ({_window(v.valid_from, v.valid_to)}) on "
+            f"{_window(lo, None if hi == date.max else hi)}: {spec.set_name}:{winner} is used "
+            "there (latest valid_from)"
+        )
+    return out
+
+
+def _window(start: date, end: date | None) -> str:
+    return f"{start.isoformat()}..{end.isoformat() if end else ''}"
 
 
 #: Set and version names: the characters a selector (``set:version``) and a URL path can carry.

@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
 import shapely
 
-from tests.app.test_accept_boundaries import cli
+from app.atlas import Atlas
+from tests.app.test_accept_boundaries import cli, spec
 
 LOCAL_CS = (
     'LOCAL_CS["Bogus local grid",LOCAL_DATUM["Bogus datum",0],UNIT["metre",1],'
@@ -91,3 +93,62 @@ def test_lon_lat_beyond_their_range_are_refused(db: Path, tmp_path: Path) -> Non
     path = geojson(tmp_path / "big.geojson", {"type": "FeatureCollection", "features": [feature]})
     err = refused(imported(db, path, code="CODE", name="NAME"))
     assert "outside the valid range" in err and "x -500..500, y -500..500" in err
+
+
+# ----------------------------------------------------------------------------- empty, overlaps, gaps
+
+
+def test_an_empty_layer_says_it_has_no_features(db: Path, tmp_path: Path) -> None:
+    path = geojson(tmp_path / "nofeat.geojson", {"type": "FeatureCollection", "features": []})
+    err = refused(imported(db, path, code="CODE", name="NAME"))
+    assert "has no features" in err and "no field" not in err
+
+
+def beats(atlas: Atlas, path: Path, version: str, start: str, end: str | None = None) -> Any:
+    rec = atlas.import_boundaries(spec(path, "beats", version, start, end, "LAD_CD", "LAD_NM"))
+    return rec.report
+
+
+def test_overlapping_validity_windows_are_reported(
+    atlas: Atlas, tmp_path: Path, districts: gpd.GeoDataFrame
+) -> None:
+    path = tmp_path / "beats.gpkg"
+    districts.to_file(path)
+    v1 = beats(atlas, path, "v1", "2022-01-01", "2022-12-31")
+    v2 = beats(atlas, path, "v2", "2023-01-01")
+    assert v1["warnings"] == [] and v2["warnings"] == []  # one version succeeding another
+    v3 = beats(atlas, path, "v3", "2022-06-01", "2023-06-01")
+    # Worked by hand: v3 shares 2022-06-01..2022-12-31 with v1 and 2023-01-01..2023-06-01 with v2.
+    assert v3["warnings"] == [
+        "validity of beats:v3 (2022-06-01..2023-06-01) overlaps beats:v1 (2022-01-01..2022-12-31)"
+        " on 2022-06-01..2022-12-31: beats:v3 is used there (latest valid_from)",
+        "validity of beats:v3 (2022-06-01..2023-06-01) overlaps beats:v2 (2023-01-01..)"
+        " on 2023-01-01..2023-06-01: beats:v2 is used there (latest valid_from)",
+    ]
+    # Resolution stays deterministic: the latest valid_from in force.
+    assert atlas.areas.resolve("beats@2022-09-01").version == "v3"
+    assert atlas.areas.resolve("beats@2023-03-01").version == "v2"
+
+
+@pytest.mark.parametrize(
+    ("deleted", "edge"),
+    [("E05007274", False), ("E05007278", True)],  # an interior ward; Ewell Court, on the edge
+)
+def test_a_deleted_ward_is_reported_as_a_gap(
+    atlas: Atlas, tmp_path: Path, shared_data: Path, deleted: str, edge: bool
+) -> None:
+    w19 = gpd.read_file(shared_data / "boundaries" / "surrey_wards_2019.gpkg")
+    gone = w19["WD19CD"].eq(deleted)
+    ward = w19.geometry[gone].iloc[0]
+    assert ward.boundary.intersects(w19.union_all().boundary) == edge
+    path = tmp_path / "holed.gpkg"
+    w19[~gone].to_file(path)
+    # A new version of the set whose other versions cover the county: the ward is a gap.
+    rec = atlas.import_boundaries(
+        spec(path, "wards", "2019b", "2020-01-01", None, "WD19CD", "WD19NM")
+    )
+    gaps = rec.report["gaps"]
+    assert len(gaps) == 1
+    area, x, y = gaps[0]
+    assert area == pytest.approx(ward.area, rel=1e-9)  # geopandas' (shapely's) area of the ward
+    assert ward.contains(shapely.Point(x, y))

@@ -247,3 +247,16 @@ def test_ensure_bng_refuses_layers_outside_great_britain() -> None:
         ensure_bng(far, "EPSG:4326", to_bng=lambda x, y: (x * np.nan, y))
     with pytest.raises(OutsideGridExtent, match="outside Great Britain"):
         ensure_bng([shapely.box(-10, -10, 10, 10)], "EPSG:27700")
+
+
+def test_gaps_include_the_uncovered_part_of_a_given_coverage() -> None:
+    # Worked by hand: A and B tile [0, 200) x [0, 100); the set covered [0, 300) x [0, 100).
+    geoms = [shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)]
+    assert validate_layer(["A", "B"], ["a", "b"], geoms).report.gaps == []
+    coverage = shapely.box(0, 0, 300, 100)
+    gaps = validate_layer(["A", "B"], ["a", "b"], geoms, coverage=coverage).report.gaps
+    assert len(gaps) == 1 and gaps[0][0] == pytest.approx(10_000.0)
+    assert 200 < gaps[0][1] < 300
+    # A 2 m strip along the outline (200 m²) is a generalisation sliver, not a gap.
+    sliver = shapely.box(0, 0, 200, 102)
+    assert validate_layer(["A", "B"], ["a", "b"], geoms, coverage=sliver).report.gaps == []
