@@ -20,7 +20,7 @@ from app.cli.common import (
 )
 from app.services.counts import CountQuery
 from app.services.crosswalks import read_aggregate
-from app.services.export import rows_to_csv
+from app.services.export import csv_export
 from app.services.hotspots import HotspotQuery
 
 FromOpt = Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM")]
@@ -33,7 +33,7 @@ def _output(data: dict[str, Any], fmt: str | None, as_json: bool, human: Any) ->
     if fmt not in (None, "csv", "json"):
         raise CliFailure(f"--format must be csv or json, not {fmt!r}")
     if fmt == "csv" and not as_json:
-        sys.stdout.write(rows_to_csv(data["rows"]))
+        sys.stdout.write(csv_export(data["rows"], data["meta"]).text)
         return
     emit(data, as_json or fmt == "json", human)
 
@@ -165,7 +165,7 @@ def register(cli: typer.Typer) -> None:
             )
             out = open_atlas(db).hotspots(q)
             if fmt == "csv" and not as_json:
-                sys.stdout.write(rows_to_csv(out.rows()))
+                sys.stdout.write(csv_export(out.rows(), out.meta).text)
             else:
                 sys.stdout.write(out.geojson() + "\n")
 

@@ -8,6 +8,7 @@ from the ONS CSV, esda's Gi* and a written-out Mann-Kendall test.
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,3 +269,99 @@ def test_population_weights_come_from_the_covering_layer(pop_store: Path, tmp_pa
     )
     assert "lsoa:2011 population 2019" in out["meta"]["weights"]
     assert sum(r["value"] for r in out["rows"]) == 1000
+
+
+# ----------------------------------------------------------------------------- CSV provenance
+
+PROVENANCE = ["boundary", "period_from", "period_to"]
+
+
+def read_csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), dtype={"period_from": str, "period_to": str})
+
+
+def test_counts_csv_carries_its_provenance(
+    http: TestClient, built: Path, shared_data: Path, points: pd.DataFrame
+) -> None:
+    params = {"dataset": DATASET, "by": "wards:2019", "from": "2022-06", "to": "2022-08"}
+    res = http.get("/api/v1/counts", params={**params, "format": "csv"})
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
+    table = read_csv(res.text)
+    assert list(table.columns) == ["area_code", "area_name", "count", *PROVENANCE]
+    assert (table.boundary == "wards:2019").all()
+    assert (table.period_from == "2022-06").all() and (table.period_to == "2022-08").all()
+    # Counts, unlocated and outside recounted independently (geopandas, the raw police.uk rows).
+    months = {"2022-06", "2022-07", "2022-08"}
+    pts = points[points.Month.isin(months)]
+    counts, outside, _ = recount(
+        pts.e.to_numpy(), pts.n.to_numpy(), wards(shared_data, "2019"), "WD19CD"
+    )
+    assert (table.set_index("area_code")["count"] == counts).all()
+    raw = pd.read_csv(built / "surrey.csv", dtype=str, keep_default_na=False)
+    unlocated = int((raw.Month.isin(months) & (raw.Longitude == "")).sum())
+    assert res.headers["Atlas-Boundary"] == "wards:2019"
+    assert res.headers["Atlas-Period"] == "2022-06..2022-08"
+    assert res.headers["Atlas-Method"] == "point recount"
+    assert res.headers["Atlas-Unlocated"] == str(unlocated)
+    assert res.headers["Atlas-Outside"] == str(outside)
+
+
+def test_every_analysis_csv_has_the_provenance_columns(
+    http: TestClient, store: Path, shared_data: Path
+) -> None:
+    change = http.get(
+        "/api/v1/change",
+        params={"dataset": DATASET, "by": "districts", "from": "2023-01", "format": "csv"},
+    )
+    spots = http.get(
+        "/api/v1/hotspots",
+        params={
+            "dataset": DATASET,
+            "by": "wards:2019",
+            "from": "2022-03",
+            "to": "2022-03",
+            "format": "csv",
+        },
+    )
+    w13 = wards(shared_data, "2013")
+    body = _table(w13.WD13CD.tolist(), [1] * len(w13))
+    moved = http.post(
+        "/api/v1/reassign",
+        files={"file": ("t.csv", body, "text/csv")},
+        data={
+            "from": "wards:2013",
+            "to": "wards:2019",
+            "code_field": "code",
+            "value_field": "n",
+            "format": "csv",
+        },
+    )
+    cli_csv = cli(
+        "counts",
+        "--dataset",
+        DATASET,
+        "--by",
+        "districts",
+        "--format",
+        "csv",
+        "--from",
+        "2022-01",
+        "--to",
+        "2022-01",
+        db=store,
+    ).stdout
+    expected = {
+        "change": (change.text, "districts:2013", "2023-01", "2023-01"),
+        "hotspots": (spots.text, "wards:2019", "2022-03", "2022-03"),
+        "reassign": (moved.text, "wards:2019", None, None),
+        "cli counts": (cli_csv, "districts:2013", "2022-01", "2022-01"),
+    }
+    for kind, (text, boundary, first, last) in expected.items():
+        table = read_csv(text)
+        assert list(table.columns[-3:]) == PROVENANCE, kind
+        assert (table.boundary == boundary).all(), kind
+        for col, want in (("period_from", first), ("period_to", last)):
+            assert (table[col] == want).all() if want else table[col].isna().all(), kind
+    assert len(read_csv(moved.text)) == 187 and read_csv(moved.text)["value"].sum() == 206
+    assert spots.headers["Atlas-Method"] == "gi_star"
+    assert moved.headers["Atlas-Method"] == "crosswalk (area-weighted)"

@@ -14,7 +14,7 @@ from app.errors import PayloadTooLarge
 from app.http.deps import AtlasDep, PrincipalDep
 from app.services.counts import CountQuery
 from app.services.crosswalks import read_aggregate
-from app.services.export import rows_to_csv
+from app.services.export import csv_export
 from app.services.hotspots import HotspotQuery
 
 router = APIRouter(tags=["analysis"])
@@ -39,23 +39,21 @@ def counts(
 ) -> dict[str, Any] | Response:
     """One row per area with its count (and rates); ``meta`` gives the provenance."""
     data = atlas.counts(CountQuery(dataset, by, first, last, category, rates, smooth), principal)
-    if format == "csv":
-        filename = f"{dataset}-{by.replace(':', '-')}-counts.csv"
-        return Response(
-            rows_to_csv(data["rows"]),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
-    return data
+    return _csv_or_json(data, format, f"{dataset}-{by.replace(':', '-')}-counts.csv")
+
+
+def _csv(rows: list[dict[str, Any]], meta: dict[str, Any], filename: str | None) -> Response:
+    """The one way an analysis CSV is served: provenance columns and ``Atlas-*`` headers."""
+    export = csv_export(rows, meta)
+    headers = dict(export.headers)
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return Response(export.text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _csv_or_json(data: dict[str, Any], fmt: str, filename: str) -> dict[str, Any] | Response:
     if fmt == "csv":
-        return Response(
-            rows_to_csv(data["rows"]),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return _csv(data["rows"], data["meta"], filename)
     return data
 
 
@@ -120,7 +118,7 @@ def hotspots(
     )
     out = atlas.hotspots(q, principal)
     if format == "csv":
-        return Response(rows_to_csv(out.rows()), media_type="text/csv; charset=utf-8")
+        return _csv(out.rows(), out.meta, None)
     return Response(out.geojson(), media_type="application/geo+json")
 
 
