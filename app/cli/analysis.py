@@ -142,6 +142,10 @@ def register(cli: typer.Typer) -> None:
             float | None, typer.Option(help="kde: kernel bandwidth in metres (default 3 cells)")
         ] = None,
         kernel: Annotated[str, typer.Option(help="kde: quartic or gaussian")] = "quartic",
+        extent: Annotated[
+            str | None,
+            typer.Option(help="Grid: partnership (default), data, or a boundary selector"),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
         db: DbOpt = None,
         as_json: JsonOpt = False,
@@ -162,6 +166,7 @@ def register(cli: typer.Typer) -> None:
                 method,
                 bandwidth,
                 kernel,
+                extent,
             )
             out = open_atlas(db).hotspots(q)
             if fmt == "csv" and not as_json:

@@ -90,6 +90,8 @@ def kde_features(
         "n_features": len(props),
         "cells_in_region": int(grid.mask.sum()),
     }
+    if min_support == 0:  # public views publish no total beside a surface of small supports
+        meta["in_analysis"] = int(grid.counts.sum())
     if min_support > 0:
         meta["suppression"] = {
             "rule": f"cells with fewer than {min_support} incidents within the kernel's reach"
@@ -140,6 +142,7 @@ def local_moran_features(
         "method": "local_moran",
         "method_detail": r.method + "; row-standardised queen weights; BH q; cluster at q < 0.05",
         "params": {"permutations": permutations, "seed": seed},
+        "in_analysis": int(counts.sum()),
     }
     return props, meta
 
@@ -210,6 +213,7 @@ def emerging_features(
             "z-scores; categories as Esri's emerging hot spot analysis (spatial neighbours only)"
         ),
         "months": n_months,
+        "in_analysis": int(counts.sum()),
     }
     return props, meta
 

@@ -22,6 +22,7 @@ from app.services.cache import LRU
 from app.services.counts import boundary_meta
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
+from app.services.hotspot_extent import outside_caveat, study_extent
 from app.services.hotspot_methods import (
     area_counts,
     cell_boxes,
@@ -59,6 +60,8 @@ class HotspotQuery:
     method: str = "gi_star"
     bandwidth_m: float | None = None
     kernel: str = "quartic"
+    #: Grid methods: "partnership" (default), "data" or a boundary selector (hotspot_extent).
+    extent: str | None = None
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -75,6 +78,10 @@ class HotspotQuery:
             raise BadRequest(f"grid cell size must be between {MIN_CELL_M:g} m and 50 km")
         if not 0 <= self.permutations <= MAX_PERMUTATIONS:
             raise BadRequest(f"permutations must be 0..{MAX_PERMUTATIONS}")
+        if self.extent is not None and self.grid_m is None:
+            raise BadRequest(
+                "--extent is for grid hotspots (--grid); with --by the areas are the extent"
+            )
 
 
 @dataclass(frozen=True)
@@ -144,20 +151,28 @@ class Hotspots:
             out = self._grid(frame, mask, q)
         else:
             out = self._areas(frame, mask, q)
+        caveat = outside_caveat(
+            out.meta, int((mask & frame.located).sum()), not principal.suppressed
+        )
+        if caveat:
+            out.meta.setdefault("caveats", []).append(caveat)
         if principal.suppressed:
             _suppress(out, self.threshold)
         return out
 
-    def _region(self) -> tuple[shapely.Geometry | None, str]:
-        p = self.areas.partnership()
-        return (p.outline, p.version.selector) if p is not None else (None, "the data extent")
+    def _region(
+        self, q: HotspotQuery, e: np.ndarray, n: np.ndarray
+    ) -> tuple[shapely.Geometry | None, str]:
+        assert q.grid_m is not None
+        extent = study_extent(self.areas, q.extent, e, n, q.grid_m)
+        return extent.region, extent.name
 
     def _kde(
         self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery, min_support: int
     ) -> HotspotOutput:
         assert q.grid_m is not None
         use = mask & frame.located
-        region, name = self._region()
+        region, name = self._region(q, frame.easting[use], frame.northing[use])
         bandwidth = q.bandwidth_m or 3.0 * q.grid_m
         geoms, props, ids, extra = kde_features(
             frame.easting[use],
@@ -195,7 +210,7 @@ class Hotspots:
         month_col, n_months, missing = month_columns(frame.month_no, first, last, held)
         use = mask & frame.located
         if q.grid_m is not None:
-            region, name = self._region()
+            region, name = self._region(q, frame.easting[use], frame.northing[use])
             grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
             check_work(grid.n_features, 0)
             feature = grid_feature_index(grid, frame.easting, frame.northing)
@@ -233,8 +248,7 @@ class Hotspots:
     def _grid(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
         assert q.grid_m is not None
         use = mask & frame.located
-        partnership = self.areas.partnership()
-        region = partnership.outline if partnership is not None else None
+        region, name = self._region(q, frame.easting[use], frame.northing[use])
         grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
         check_work(grid.n_features, q.permutations)
         if grid.n_features < 2:
@@ -247,10 +261,9 @@ class Hotspots:
         props = _properties(grid.feature_counts(), result)
         for p, a, b in zip(props, i.tolist(), j.tolist(), strict=True):
             p["cell_i"], p["cell_j"] = a, b
-        study = "cells intersecting " + (
-            partnership.version.selector if partnership else "the data extent"
+        meta = _meta(
+            frame, mask, q, result, f"grid {q.grid_m:g} m, cells intersecting {name}", len(props)
         )
-        meta = _meta(frame, mask, q, result, f"grid {q.grid_m:g} m, {study}", len(props))
         meta["in_analysis"] = int(grid.counts.sum())
         return HotspotOutput(geoms, props, ids, meta)
 
@@ -324,6 +337,7 @@ def _meta(
                 "by": q.by,
                 "permutations": q.permutations,
                 "seed": q.seed,
+                "extent": q.extent,
             },
             "n_features": n,
             "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},

@@ -28,13 +28,20 @@ from app.access.tokens import create_token
 from app.atlas import Atlas
 from app.services.crosswalks import read_aggregate
 from tests.app.conftest import make_settings
-from tests.app.test_accept_analysis import bh, mann_kendall
+from tests.app.test_accept_analysis import (
+    bh,
+    check_gi_star,
+    lattice_queen,
+    mann_kendall,
+    surrey_cells,
+)
 from tests.app.test_accept_boundaries import (
     accepted_points,
     cli,
     cli_json,
     concat_csv,
     open_client,
+    police_points,
     private_store,
     recount,
     shared_folder,
@@ -365,3 +372,95 @@ def test_every_analysis_csv_has_the_provenance_columns(
     assert len(read_csv(moved.text)) == 187 and read_csv(moved.text)["value"].sum() == 206
     assert spots.headers["Atlas-Method"] == "gi_star"
     assert moved.headers["Atlas-Method"] == "crosswalk (area-weighted)"
+
+
+# ----------------------------------------------------------------------------- hotspot extent
+
+
+@pytest.fixture(scope="module")
+def hants_points(shared_data: Path) -> pd.DataFrame:
+    csv = shared_data / "crime" / "national" / "2022-06" / "2022-06-hampshire-street.csv.gz"
+    rows = police_points(shared_data, csv)
+    return rows[rows.e.notna()]
+
+
+def cell_counts(pts: pd.DataFrame, cell_m: int) -> pd.Series:
+    """Independent histogram of projected points on BNG cells, indexed by (i, j)."""
+    cells = pd.Series(1, index=pd.MultiIndex.from_arrays([pts.e // cell_m, pts.n // cell_m]))
+    return cells.groupby(level=[0, 1]).sum()
+
+
+def test_another_forces_data_on_the_partnership_extent_is_caveated(
+    store: Path, shared_data: Path, hants_points: pd.DataFrame
+) -> None:
+    out = cli_json("hotspots", "--dataset", HAMPSHIRE, "--grid", "1000", db=store)
+    hist = cell_counts(hants_points, 1000)
+    inside = int(hist[hist.index.isin(list(surrey_cells(shared_data, 1000)))].sum())
+    located = len(hants_points)
+    assert located == 16_964  # SOURCES.md: no Hampshire row lacks coordinates
+    assert out["meta"]["in_analysis"] == inside
+    outside = located - inside
+    assert outside / located > 0.9
+    assert any(
+        f"{outside:,} of {located:,} located incidents" in c and "--extent" in c
+        for c in out["meta"]["caveats"]
+    )
+    # Surrey's own data: about 1% lies outside the county (SOURCES.md): no such caveat.
+    own = cli_json(
+        "hotspots",
+        "--dataset",
+        DATASET,
+        "--grid",
+        "1000",
+        "--from",
+        "2022-06",
+        "--to",
+        "2022-06",
+        db=store,
+    )
+    assert not any("outside the analysed extent" in c for c in own["meta"]["caveats"])
+
+
+def test_data_extent_analyses_where_the_incidents_are(
+    http: TestClient, hants_points: pd.DataFrame
+) -> None:
+    out = hotspots(http, dataset=HAMPSHIRE, grid=1000, extent="data")
+    got = pd.DataFrame([f["properties"] for f in out["features"]])
+    hist = cell_counts(hants_points, 1000)
+    # Independently: the occupied cells and their eight neighbours, by set arithmetic.
+    occupied = set(hist.index.tolist())
+    expected = {(i + a, j + b) for i, j in occupied for a in (-1, 0, 1) for b in (-1, 0, 1)}
+    assert set(zip(got.cell_i, got.cell_j, strict=True)) == expected
+    counts = hist.reindex(pd.MultiIndex.from_arrays([got.cell_i, got.cell_j]), fill_value=0)
+    check_gi_star(
+        got, counts.to_numpy(), lattice_queen(got.cell_i.to_numpy(), got.cell_j.to_numpy())
+    )
+    assert out["meta"]["in_analysis"] == len(hants_points) == int(counts.sum())
+    assert out["meta"]["params"]["extent"] == "data"
+    assert not any("outside the analysed extent" in c for c in out["meta"]["caveats"])
+
+
+def test_a_boundary_selector_is_the_extent(pop_store: Path, hants_points: pd.DataFrame) -> None:
+    args = ["hotspots", "--dataset", HAMPSHIRE, "--grid", "2000", "--extent", "hk:1"]
+    out = cli_json(*args, db=pop_store)
+    got = pd.DataFrame([f["properties"] for f in out["features"]])
+    # The hk:1 squares are the 2 km cells of [404, 482) x [90, 174) km: the extent's cells.
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(202, 241), np.arange(45, 87)))
+    assert set(zip(got.cell_i, got.cell_j, strict=True)) == set(zip(i, j, strict=True))
+    hist = cell_counts(hants_points, 2000)
+    assert out["meta"]["in_analysis"] == int(
+        hist.reindex(list(zip(got.cell_i, got.cell_j, strict=True)), fill_value=0).sum()
+    )
+    assert "hk:1" in out["meta"]["features"]
+    bad = cli(
+        "hotspots",
+        "--dataset",
+        HAMPSHIRE,
+        "--by",
+        "hk:1",
+        "--extent",
+        "data",
+        db=pop_store,
+        check=False,
+    )
+    assert bad.returncode != 0 and "--extent is for grid hotspots" in bad.stderr

@@ -110,11 +110,26 @@ def hotspots(
     method: Literal["gi_star", "kde", "local_moran", "emerging"] = "gi_star",
     bandwidth: Annotated[float | None, Query(gt=0, description="kde bandwidth, metres")] = None,
     kernel: Literal["quartic", "gaussian"] = "quartic",
+    extent: Annotated[
+        str | None,
+        Query(description="Grid: partnership (default), data, or a boundary selector"),
+    ] = None,
     format: Literal["geojson", "csv"] = "geojson",
 ) -> Response:
     """Hotspots (Gi* by default) as GeoJSON in EPSG:27700 (``crs`` member) or CSV."""
     q = HotspotQuery(
-        dataset, grid, by, first, last, category, permutations, seed, method, bandwidth, kernel
+        dataset,
+        grid,
+        by,
+        first,
+        last,
+        category,
+        permutations,
+        seed,
+        method,
+        bandwidth,
+        kernel,
+        extent,
     )
     out = atlas.hotspots(q, principal)
     if format == "csv":
