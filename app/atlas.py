@@ -335,7 +335,7 @@ class Atlas:
 
     @cached_property
     def crosswalks(self) -> Crosswalks:
-        return Crosswalks(self.store, self.areas)
+        return Crosswalks(self.store, self.areas, self.denominators)
 
     def readable_dataset(self, name: str, principal: Principal) -> DatasetRecord:
         """The dataset, if ``principal`` may read it (NotFound, Unauthorized, Forbidden)."""

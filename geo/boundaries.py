@@ -7,39 +7,39 @@ only their areal part, and reports what a reviewer should know: repairs, gaps in
 outline and overlaps between features. Gaps and overlaps are reported, not fixed: boundary sets
 such as police beats may legitimately overlap, and :mod:`geo.assign` has a rule for both.
 
-:func:`ensure_bng` reprojects geometries to EPSG:27700 from any CRS pyproj knows, refusing an
-unknown CRS and refusing to fall back to a Helmert transformation when the OSTN15 grid is missing.
+:func:`ensure_bng` (from :mod:`geo.reproject`) reprojects layers to EPSG:27700.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyproj
 import shapely
-from pyproj.exceptions import CRSError
-from pyproj.transformer import TransformerGroup
 
-from geo.errors import (
-    CRSMismatch,
-    GridFileMissing,
-    InvalidGeometry,
-    InvalidInput,
-    OutsideGridExtent,
-)
+from geo.errors import InvalidGeometry, InvalidInput
+from geo.reproject import GeomArray, ToBng, as_geometry_array, ensure_bng
 
-GeomArray = npt.NDArray[np.object_]
-ToBng = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], tuple[Any, Any]]
+__all__ = [
+    "GeomArray",
+    "LayerReport",
+    "ToBng",
+    "ValidatedLayer",
+    "as_geometry_array",
+    "check_areal",
+    "check_codes",
+    "ensure_bng",
+    "validate_layer",
+]
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
-_BNG = pyproj.CRS.from_epsg(27700)
 _MAX_NAMED = 10
+#: Uncovered parts of a set's coverage thinner than twice this (metres) are generalisation slivers.
+SLIVER_HALF_WIDTH_M = 5.0
 
 
 @dataclass(frozen=True)
@@ -68,20 +68,6 @@ def _named(labels: Sequence[str] | npt.NDArray[Any], mask: npt.NDArray[np.bool_]
     picked = [str(v) for v in np.asarray(labels, dtype=object)[mask][:_MAX_NAMED]]
     more = int(mask.sum()) - len(picked)
     return ", ".join(picked) + (f" (+{more} more)" if more > 0 else "")
-
-
-def as_geometry_array(geometries: Any) -> GeomArray:
-    """Return ``geometries`` as a 1-D object array of shapely geometries (None kept).
-
-    Raises
-    ------
-    InvalidInput
-        When an element is not a shapely geometry or None.
-    """
-    arr = np.asarray(geometries, dtype=object).reshape(-1)
-    if not all(g is None or isinstance(g, shapely.Geometry) for g in arr):
-        raise InvalidInput("geometries must be shapely geometries")
-    return arr
 
 
 def check_areal(geometries: Any, labels: Sequence[str] | None = None) -> GeomArray:
@@ -183,14 +169,24 @@ def _repair(
     return _areal_part(out), repaired
 
 
-def _gaps(union: shapely.Geometry, min_sliver_m2: float) -> list[tuple[float, float, float]]:
-    rings, owner = shapely.get_rings(shapely.get_parts(union), return_index=True)
+def _gaps(
+    union: shapely.Geometry, min_sliver_m2: float, coverage: shapely.Geometry | None
+) -> list[tuple[float, float, float]]:
+    """Holes in the layer's union, and parts of ``coverage`` outside the layer's outline."""
+    parts = shapely.get_parts(union)
+    rings, owner = shapely.get_rings(parts, return_index=True)
     # get_rings lists each polygon's exterior first, then its holes.
     exterior = np.r_[True, owner[1:] != owner[:-1]]
-    holes = shapely.polygons(rings[~exterior])
-    area = shapely.area(holes)
+    pieces = shapely.polygons(rings[~exterior])
+    if coverage is not None:
+        outline = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(parts)))
+        bays = shapely.get_parts(shapely.difference(coverage, outline))
+        # Hair-lines along a differently generalised outline are not territory left out.
+        wide = ~shapely.is_empty(shapely.buffer(bays, -SLIVER_HALF_WIDTH_M))
+        pieces = np.concatenate([pieces, bays[wide]])
+    area = shapely.area(pieces)
     keep = area > min_sliver_m2
-    rep = shapely.point_on_surface(holes[keep])
+    rep = shapely.point_on_surface(pieces[keep])
     xs, ys, kept = shapely.get_x(rep), shapely.get_y(rep), area[keep]
     order = np.argsort(-kept, kind="stable")
     return [(float(kept[i]), float(xs[i]), float(ys[i])) for i in order]
@@ -215,6 +211,7 @@ def validate_layer(
     names: Sequence[str],
     geometries: Any,
     min_sliver_m2: float = 1.0,
+    coverage: shapely.Geometry | None = None,
 ) -> ValidatedLayer:
     """Validate, repair and describe one boundary layer (geometries already in EPSG:27700).
 
@@ -224,6 +221,9 @@ def validate_layer(
     names : one name per feature (None is stored as "").
     geometries : shapely Polygons/MultiPolygons (or collections holding polygons), EPSG:27700.
     min_sliver_m2 : gaps and pairwise overlaps of at most this area (m²) are not reported.
+    coverage : optional area the layer should cover (EPSG:27700), e.g. the union of the other
+        versions of its set; parts of it outside the layer's outline are gaps too (a deleted edge
+        ward leaves a bay, not a hole), except hair-lines narrower than 2 × SLIVER_HALF_WIDTH_M.
 
     Returns
     -------
@@ -231,9 +231,10 @@ def validate_layer(
         Codes, names, valid 2-D MultiPolygons and a :class:`LayerReport`. ``repaired`` gives the
         signed change of GEOS area (m²) for each repaired feature (an invalid input's own area is
         GEOS's shoelace figure, e.g. 0 for a symmetric bow-tie). ``gaps`` are holes in the union of
-        the layer (parts of the plane enclosed by the layer but covered by no feature) as
-        ``(area_m2, x, y)`` with (x, y) a point inside the hole, largest first. ``overlaps`` are
-        ``(code_a, code_b, area_m2)`` for each intersecting pair, ``code_a`` earlier in the layer.
+        the layer (parts of the plane enclosed by the layer but covered by no feature) and the
+        uncovered parts of ``coverage``, as ``(area_m2, x, y)`` with (x, y) a point inside the
+        gap, largest first. ``overlaps`` are ``(code_a, code_b, area_m2)`` for each intersecting
+        pair, ``code_a`` earlier in the layer.
         ``total_area_m2`` is the area of the union (overlaps counted once).
 
     Raises
@@ -266,73 +267,9 @@ def validate_layer(
     report = LayerReport(
         features=int(fixed.size),
         repaired=repaired,
-        gaps=_gaps(union, min_sliver_m2),
+        gaps=_gaps(union, min_sliver_m2, coverage),
         overlaps=_overlaps(code_arr, fixed, min_sliver_m2),
         total_area_m2=float(shapely.area(union)),
         bounds=(xmin, ymin, xmax, ymax),
     )
     return ValidatedLayer(codes=code_arr, names=name_arr, geometries=fixed, report=report)
-
-
-def _resolve_crs(crs: Any) -> pyproj.CRS:
-    if crs is None:
-        raise CRSMismatch("the layer has no CRS; say which one it is in (e.g. EPSG:27700)")
-    try:
-        return pyproj.CRS.from_user_input(crs)
-    except CRSError as exc:
-        raise CRSMismatch(f"unknown CRS {crs!r}: {exc}") from exc
-
-
-def ensure_bng(geometries: Any, crs: Any, to_bng: ToBng | None = None) -> GeomArray:
-    """Return the geometries in EPSG:27700 (British National Grid, metres).
-
-    Parameters
-    ----------
-    geometries : shapely geometries in ``crs``.
-    crs : anything ``pyproj.CRS.from_user_input`` accepts (``"EPSG:4326"``, 27700, WKT, a CRS).
-    to_bng : optional ``(x, y) -> (easting, northing)`` used instead of pyproj when ``crs`` is not
-        already EPSG:27700; the application injects its exact OSTN15 transform here for
-        ETRS89/WGS84 (lon, lat) sources.
-
-    Raises
-    ------
-    CRSMismatch
-        ``crs`` is None or unknown to pyproj.
-    GridFileMissing
-        pyproj's best transformation to EPSG:27700 needs a grid (OSTN15) that is not installed; a
-        Helmert fallback would be metres out, so we refuse (pass ``to_bng`` instead).
-    OutsideGridExtent
-        A transformed coordinate is not finite (outside the transformation's extent).
-    """
-    geoms = as_geometry_array(geometries)
-    source = _resolve_crs(crs)
-    if source.equals(_BNG, ignore_axis_order=True):
-        return geoms.copy()
-    if to_bng is None:
-        with warnings.catch_warnings():
-            # pyproj warns when the best operation's grid is missing; we raise instead.
-            warnings.simplefilter("ignore", UserWarning)
-            group = TransformerGroup(source, _BNG, always_xy=True)
-        if not group.best_available or not group.transformers:
-            raise GridFileMissing(
-                f"the best transformation {source.to_string()} -> EPSG:27700 needs a grid "
-                "that is not installed (OSTN15); pass to_bng"
-            )
-        transformer = group.transformers[0]
-
-        def project(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
-
-    else:
-        fn = to_bng
-
-        def project(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            easting, northing = fn(xy[:, 0].copy(), xy[:, 1].copy())
-            return np.column_stack([np.asarray(easting, float), np.asarray(northing, float)])
-
-    out = shapely.transform(geoms, project)
-    coords = shapely.get_coordinates(out)
-    if not np.isfinite(coords).all():
-        raise OutsideGridExtent("some coordinates fall outside the transformation's extent")
-    result: GeomArray = np.asarray(out, dtype=object)
-    return result

@@ -32,7 +32,7 @@ GeomArray = npt.NDArray[np.object_]
 
 #: Coverage this close to 1 counts as complete (floating-point area sums are not exact).
 _SNAP = 1e-9
-#: diff_versions: a share (of a source's area) at least this large is substantive.
+#: diff_versions: a source with less than this share of its area in any target was removed.
 SUBSTANTIVE_SHARE = 0.01
 #: diff_versions: an area at least this fraction inside another is wholly inside it.
 WHOLLY_INSIDE = 0.99
@@ -331,16 +331,20 @@ def reassign(values: Any, crosswalk: Crosswalk, integer: bool = False) -> Reassi
 
 
 def _classify(pieces: _Pieces, area_from: F64, area_to: F64, same_to: I64) -> npt.NDArray[np.str_]:
+    """Change of each source area (rules in :func:`diff_versions`).
+
+    Split and merged are judged by containment, never by dropping small pieces: a split source is
+    covered by targets that each lie wholly inside it, however small some of them are.
+    """
     fi, tj = pieces.from_idx, pieces.to_idx
-    share = pieces.area_m2 / area_from[fi]
-    inside_to = pieces.area_m2 / area_to[tj]  # fraction of the target inside the source
     n = area_from.size
+    share = pieces.area_m2 / area_from[fi]  # fraction of the source in this target
+    inside_to = pieces.area_m2 / area_to[tj]  # fraction of the target inside the source
     covered = np.bincount(fi, weights=share, minlength=n)
-    big = share >= SUBSTANTIVE_SHARE
-    n_big = np.bincount(fi[big], minlength=n)
-    big_not_whole = np.bincount(fi[big & (inside_to < WHOLLY_INSIDE)], minlength=n)
-    big_cover = np.bincount(fi[big], weights=share[big], minlength=n)
-    split = (n_big >= 2) & (big_not_whole == 0) & (big_cover >= WHOLLY_INSIDE)
+    held = inside_to >= WHOLLY_INSIDE  # the target lies wholly inside the source
+    n_held = np.bincount(fi[held], minlength=n)
+    held_cover = np.bincount(fi[held], weights=share[held], minlength=n)
+    split = (n_held >= 2) & (held_cover >= WHOLLY_INSIDE)
     whole = share >= WHOLLY_INSIDE  # the source lies wholly inside this target
     wholes_per_target = np.bincount(tj[whole], minlength=area_to.size)
     merged = np.bincount(fi[whole & (wholes_per_target[tj] >= 2)], minlength=n) > 0
@@ -369,8 +373,10 @@ def diff_versions(
       ``"unchanged"`` if ``t`` has ``f``'s code, else ``"recoded"``; both are listed in
       ``unchanged``.
     * ``"removed"``: less than 1 % (SUBSTANTIVE_SHARE) of ``f`` lies in any target.
-    * ``"split"``: at least two targets each take >= 1 % of ``f``, each of them lies >= 99 %
-      (WHOLLY_INSIDE) inside ``f``, and together they take >= 99 % of ``f``.
+    * ``"split"``: at least two targets lie >= 99 % (WHOLLY_INSIDE, share of the *target's* area)
+      inside ``f`` and together they cover >= 99 % of ``f``. Small targets count like large ones
+      (a district split into wards, some under 1 % of it, is split); targets straddling ``f``'s
+      edge may take at most the remaining 1 % (slivers of differently generalised layers).
     * ``"merged"``: >= 99 % of ``f`` lies in one target that holds at least one other source
       likewise (several sources wholly inside one target).
     * ``"redrawn"``: anything else (boundaries moved).

@@ -133,6 +133,53 @@ def grid_counts(
     return CellGrid(cell_m=s, i0=i0, j0=j0, counts=counts, mask=mask)
 
 
+def occupied_region(
+    easting: NDArray[np.floating] | NDArray[np.integer],
+    northing: NDArray[np.floating] | NDArray[np.integer],
+    cell_m: float,
+    ring: int = 1,
+) -> shapely.Geometry:
+    """The cells holding at least one point, grown by ``ring`` cells each way (queen).
+
+    Used as the study region of a grid analysis over where data are rather than over a
+    boundary: empty cells next to occupied ones count, empty expanses (sea, other counties
+    between scattered outliers) do not.
+
+    Parameters
+    ----------
+    easting, northing : numpy.ndarray
+        Point coordinates, EPSG:27700 metres, finite, 1-D and of equal length.
+    cell_m : float
+        Cell side in metres (cells aligned to the British National Grid, as in :func:`grid_counts`).
+    ring : int
+        Neighbouring cells added around each occupied cell (0: the occupied cells only).
+
+    Returns
+    -------
+    shapely.Geometry
+        The union of the cells, a Polygon or MultiPolygon in EPSG:27700.
+
+    Raises
+    ------
+    InvalidInput
+        No points, bad coordinates or cell size, or a negative ``ring``.
+    """
+    s = _check_cell(cell_m)
+    e, n = _check_points(easting, northing)
+    if e.size == 0:
+        raise InvalidInput("no points: there is no data extent to analyse")
+    if ring < 0:
+        raise InvalidInput("ring must be a non-negative number of cells")
+    cells = np.unique(np.column_stack([np.floor(e / s), np.floor(n / s)]).astype(np.int64), axis=0)
+    di, dj = np.meshgrid(np.arange(-ring, ring + 1), np.arange(-ring, ring + 1))
+    offsets = np.column_stack([di.ravel(), dj.ravel()])
+    grown = np.unique((cells[:, None, :] + offsets[None, :, :]).reshape(-1, 2), axis=0)
+    if grown.shape[0] > MAX_CELLS:
+        raise InvalidInput(f"{grown.shape[0]:,} cells exceed {MAX_CELLS:,}: use larger cells")
+    # Whole cells share edges exactly, so a coverage union is exact (and fast).
+    return shapely.coverage_union_all(_boxes(grown[:, 0] * s, grown[:, 1] * s, s))
+
+
 def snap_extent(
     extent: Extent, cell_m: float, closed_max: bool = False
 ) -> tuple[int, int, int, int]:

@@ -20,7 +20,7 @@ from app.cli.common import (
 )
 from app.services.counts import CountQuery
 from app.services.crosswalks import read_aggregate
-from app.services.export import rows_to_csv
+from app.services.export import csv_export
 from app.services.hotspots import HotspotQuery
 
 FromOpt = Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM")]
@@ -33,7 +33,7 @@ def _output(data: dict[str, Any], fmt: str | None, as_json: bool, human: Any) ->
     if fmt not in (None, "csv", "json"):
         raise CliFailure(f"--format must be csv or json, not {fmt!r}")
     if fmt == "csv" and not as_json:
-        sys.stdout.write(rows_to_csv(data["rows"]))
+        sys.stdout.write(csv_export(data["rows"], data["meta"]).text)
         return
     emit(data, as_json or fmt == "json", human)
 
@@ -58,6 +58,8 @@ def _print_reassign(data: dict[str, Any]) -> None:
         f"out {meta['total_out']:g}, unallocated {meta['unallocated']:g}, "
         f"unmatched codes {len(meta['unmatched_codes'])}"
     )
+    kinds = ", ".join(f"{n} {kind}" for kind, n in meta["changes"]["summary"].items())
+    out_console.print(f"areas of {meta['from']['selector']}: {kinds}")
 
 
 def _print_change(data: dict[str, Any]) -> None:
@@ -140,6 +142,10 @@ def register(cli: typer.Typer) -> None:
             float | None, typer.Option(help="kde: kernel bandwidth in metres (default 3 cells)")
         ] = None,
         kernel: Annotated[str, typer.Option(help="kde: quartic or gaussian")] = "quartic",
+        extent: Annotated[
+            str | None,
+            typer.Option(help="Grid: partnership (default), data, or a boundary selector"),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
         db: DbOpt = None,
         as_json: JsonOpt = False,
@@ -160,10 +166,11 @@ def register(cli: typer.Typer) -> None:
                 method,
                 bandwidth,
                 kernel,
+                extent=extent,
             )
             out = open_atlas(db).hotspots(q)
             if fmt == "csv" and not as_json:
-                sys.stdout.write(rows_to_csv(out.rows()))
+                sys.stdout.write(csv_export(out.rows(), out.meta).text)
             else:
                 sys.stdout.write(out.geojson() + "\n")
 

@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from app.store import Store
 from app.store.records import BoundaryVersionRecord
 from geo.assign import AreaIndex
 from geo.boundaries import ToBng, ensure_bng, validate_layer
-from geo.errors import GeoError
+from geo.errors import CRSMismatch, GeoError, InvalidGeometry
+from geo.reproject import resolve_crs
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def read_vector(spec: BoundarySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         raise UnreadableFile(f"{spec.path.name}: not a vector file GDAL can read ({exc})") from exc
     except pyogrio.errors.DataLayerError as exc:
         raise BadRequest(f"{spec.path.name}: {exc}") from exc
+    if len(wkb) == 0:
+        raise UnreadableFile(f"{spec.path.name}: layer {layer!r} has no features")
     columns = [str(f) for f in meta["fields"]]
     for wanted in (spec.code_field, spec.name_field):
         if wanted not in columns:
@@ -97,20 +100,68 @@ def import_boundary(
     if spec.valid_to is not None and spec.valid_to < spec.valid_from:
         raise BadRequest("--valid-to is before --valid-from")
     codes, names, geoms, crs = read_vector(spec)
+    held = [v for v in store.boundaries.all() if v.set_name == spec.set_name]
     try:
         bng = ensure_bng(geoms, crs, to_bng=_route_to_bng(crs, geocoder))
-        layer = validate_layer(codes.tolist(), names.tolist(), bng)
+        layer = validate_layer(codes.tolist(), names.tolist(), bng, coverage=_coverage(areas, held))
     except GeoError as exc:
         exc.detail = f"{spec.path.name}: {exc.detail}"
         raise
+    except shapely.errors.GEOSException as exc:  # a reason, never an internal error
+        raise InvalidGeometry(f"{spec.path.name}: geometry GEOS cannot process ({exc})") from exc
     index = AreaIndex.build(layer.geometries)
     assignments = _assign_held(store, index)
     meta = _meta(spec, layer.report.__dict__, crs)
+    meta["report"]["warnings"] = validity_overlaps(spec, held)
     record = store.boundaries.add_version(
         meta, layer.codes, layer.names, layer.geometries, index.to_bytes(), assignments
     )
     areas.forget(record.id)
     return record
+
+
+def _coverage(areas: AreaCatalogue, held: list[BoundaryVersionRecord]) -> shapely.Geometry | None:
+    """What the set's versions held so far cover: a new version leaving part of it is gapped."""
+    if not held:
+        return None
+    return shapely.union_all([shapely.union_all(areas.layer(v.id).geometries) for v in held])
+
+
+def _effective_end(start: date, end: date | None, starts: list[date]) -> date:
+    """Last day in force: ``valid_to``, else the day before the set's next valid_from."""
+    if end is not None:
+        return end
+    later = [s for s in starts if s > start]
+    return min(later) - timedelta(days=1) if later else date.max
+
+
+def validity_overlaps(spec: BoundarySpec, held: list[BoundaryVersionRecord]) -> list[str]:
+    """Warnings naming each held version of the set whose validity overlaps the new one's.
+
+    A version without ``valid_to`` is taken to run until the set's next ``valid_from`` (it is
+    superseded, not overlapped). Where windows overlap, the version with the latest valid_from
+    is the one selectors resolve to; the warning says which.
+    """
+    starts = [v.valid_from for v in held] + [spec.valid_from]
+    new_end = _effective_end(spec.valid_from, spec.valid_to, starts)
+    new = f"{spec.set_name}:{spec.version} ({_window(spec.valid_from, spec.valid_to)})"
+    out = []
+    for v in sorted(held, key=lambda v: (v.valid_from, v.id)):
+        lo = max(v.valid_from, spec.valid_from)
+        hi = min(_effective_end(v.valid_from, v.valid_to, starts), new_end)
+        if lo > hi:
+            continue
+        winner = spec.version if spec.valid_from >= v.valid_from else v.version
+        out.append(
+            f"validity of {new} overlaps {v.selector} ({_window(v.valid_from, v.valid_to)}) on "
+            f"{_window(lo, None if hi == date.max else hi)}: {spec.set_name}:{winner} is used "
+            "there (latest valid_from)"
+        )
+    return out
+
+
+def _window(start: date, end: date | None) -> str:
+    return f"{start.isoformat()}..{end.isoformat() if end else ''}"
 
 
 #: Set and version names: the characters a selector (``set:version``) and a URL path can carry.
@@ -126,20 +177,23 @@ def _route_to_bng(crs: str | None, geocoder: Geocoder) -> ToBng | None:
 
     OSGB36-based CRSs: pyproj's conversion (same datum, exact), so None. ETRS89/WGS84 lon/lat:
     OSTN15 directly. Projected CRSs on other datums (UTM, Web Mercator): pyproj back to their own
-    lon/lat, then OSTN15. Unknown CRSs are left to ``ensure_bng`` to refuse.
+    lon/lat, then OSTN15. A missing CRS is left to ``ensure_bng`` to refuse; unknown and
+    unsupported ones (engineering/local CRSs) raise CRSMismatch here.
     """
-    try:
-        source = pyproj.CRS.from_user_input(crs) if crs else None
-    except pyproj.exceptions.CRSError:
+    if not crs:
         return None
-    if source is None or "OSGB" in (source.datum.name if source.datum else ""):
-        return None
+    source = resolve_crs(crs)
     datum = source.datum.name if source.datum else ""
+    if "OSGB" in datum:
+        return None
     if source.is_geographic and datum in GPS_DATUMS:
         return geocoder.ostn15.to_bng
     # Projected on WGS84/ETRS89: unproject exactly. Another datum: pyproj's datum shift to ETRS89.
     geodetic = source.geodetic_crs if datum in GPS_DATUMS else None
-    to_lonlat = pyproj.Transformer.from_crs(source, geodetic or ETRS89, always_xy=True)
+    try:
+        to_lonlat = pyproj.Transformer.from_crs(source, geodetic or ETRS89, always_xy=True)
+    except pyproj.exceptions.ProjError as exc:
+        raise CRSMismatch(f"no transformation from {source.name!r} to ETRS89: {exc}") from exc
 
     def convert(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lon, lat = to_lonlat.transform(x, y)

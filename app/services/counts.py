@@ -11,7 +11,7 @@ from app.access.principal import Principal
 from app.errors import BadRequest, Forbidden
 from app.services.areas import AreaCatalogue
 from app.services.coverage import add_coverage
-from app.services.denominators import Denominators
+from app.services.denominators import Denominator, Denominators
 from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import BoundaryVersionRecord, DatasetRecord
 from geo.aggregate import count_by_area
@@ -178,6 +178,9 @@ def _add_rates(
             v = float(getattr(table, f)[i])
             row[f] = None if not np.isfinite(v) else round(v, 4)
         row["unstable"] = bool(table.unstable[i])
+    unknown = ~np.isfinite(denom.values)
+    if unknown.any():
+        meta["caveats"].append(_unknown_population(rows, unknown, denom))
     unstable = int(table.unstable.sum())
     if unstable:
         meta["caveats"].append(
@@ -190,8 +193,21 @@ def _add_rates(
         "population_year": denom.year,
         "population_source": denom.source,
         "population_method": denom.method,
+        "population_choice": denom.choice,
         "unstable_below": MIN_STABLE_COUNT,
     }
+
+
+def _unknown_population(rows: list[dict[str, Any]], unknown: np.ndarray, denom: Denominator) -> str:
+    """Caveat naming the areas whose population (and so rate) is null."""
+    names = [str(rows[i]["area_name"] or rows[i]["area_code"]) for i in np.flatnonzero(unknown)]
+    shown = ", ".join(names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
+    why = (
+        f"not covered by the population layer {denom.source}"
+        if denom.uncovered
+        else f"without a population in {denom.source}"
+    )
+    return f"{len(names)} areas {why} ({denom.year}): population and rate are null for {shown}"
 
 
 def _add_smoothed(

@@ -20,9 +20,17 @@ from app.ingest.reader import SourceFile, read_table
 from app.ingest.report import refuse_malformed
 from app.services.areas import AreaCatalogue
 from app.services.counts import boundary_meta
+from app.services.denominators import Denominators
 from app.store import Store
 from app.store.records import AreaLayer
-from geo.crosswalk import Crosswalk, area_crosswalk, diff_versions, reassign, weighted_crosswalk
+from geo.crosswalk import (
+    Crosswalk,
+    VersionDiff,
+    area_crosswalk,
+    diff_versions,
+    reassign,
+    weighted_crosswalk,
+)
 
 Weights = Literal["area", "population"]
 #: Pieces under 1% of a source area are generalisation slivers between differently drawn layers.
@@ -38,10 +46,12 @@ class AggregateTable:
 class Crosswalks:
     """Builds and caches crosswalks between held versions."""
 
-    def __init__(self, store: Store, areas: AreaCatalogue) -> None:
+    def __init__(self, store: Store, areas: AreaCatalogue, denominators: Denominators) -> None:
         self.store = store
         self.areas = areas
+        self.denominators = denominators
         self._cache: dict[tuple[object, ...], Crosswalk] = {}
+        self._diffs: dict[tuple[int, int], VersionDiff] = {}
         self._lock = threading.Lock()
 
     def get(self, from_id: int, to_id: int, weights: Weights) -> tuple[Crosswalk, str]:
@@ -55,7 +65,7 @@ class Crosswalks:
                 return area_crosswalk(src.geometries, dst.geometries)
 
         else:
-            fine, year = self._finest_population()
+            fine, year = self._finest_population(from_id)
             key = (from_id, to_id, "population", fine.version.id, year)
             note = f"population-weighted through {fine.version.selector} population {year}"
 
@@ -77,31 +87,47 @@ class Crosswalks:
                 self._cache[key] = cw
         return cw, note
 
-    def _finest_population(self) -> tuple[AreaLayer, int]:
+    def _finest_population(self, from_id: int) -> tuple[AreaLayer, int]:
+        """The latest year's population layer that best covers the from-version (finest)."""
         layers = self.store.population.layers()
         if not layers:
             raise NotFound("population weights need a population layer: `atlas population import`")
         year = max(y for _, y in layers)
-        vid = max((v for v, y in layers if y == year), key=lambda v: self.areas.layer(v).codes.size)
-        return self.areas.layer(vid), year
+        pick = self.denominators.choose(self.areas.layer(from_id).version, year)
+        return self.areas.layer(pick.version_id), year
 
     def _population(self, layer: AreaLayer, year: int) -> np.ndarray:
         table = self.store.population.get(layer.version.id, year)
         lookup = dict(zip(table.codes.tolist(), table.values.tolist(), strict=True))
         return np.array([lookup.get(c, 0.0) for c in layer.codes.tolist()], dtype=np.float64)
 
+    def version_diff(self, from_id: int, to_id: int) -> VersionDiff:
+        """How one held version's areas relate to another's (cached).
+
+        The one classification of split, merged, redrawn, recoded, removed and unchanged areas,
+        shared by ``boundaries diff`` and ``reassign``.
+        """
+        key = (from_id, to_id)
+        with self._lock:
+            found = self._diffs.get(key)
+        if found is None:
+            a, b = self.areas.layer(from_id), self.areas.layer(to_id)
+            found = diff_versions(a.codes.tolist(), a.geometries, b.codes.tolist(), b.geometries)
+            with self._lock:
+                self._diffs[key] = found
+        return found
+
     def diff(self, sel_a: str, sel_b: str) -> dict[str, Any]:
         """How version A relates to version B (pairs, unchanged, change per area)."""
         va, vb = self.areas.resolve(sel_a), self.areas.resolve(sel_b)
-        a, b = self.areas.layer(va.id), self.areas.layer(vb.id)
-        d = diff_versions(a.codes.tolist(), a.geometries, b.codes.tolist(), b.geometries)
+        d = self.version_diff(va.id, vb.id)
         return {
             "from": boundary_meta(va),
             "to": boundary_meta(vb),
             "pairs": [{"from_code": f, "to_code": t, "share": round(s, 6)} for f, t, s in d.pairs],
             "unchanged": d.unchanged,
             "changes": d.change,
-            "summary": dict(Counter(d.change.values()).most_common()),
+            "summary": change_summary(d),
         }
 
     def reassign_table(
@@ -134,9 +160,20 @@ class Crosswalks:
                 "unmatched_codes": unknown,
                 "unmatched_total": float(sum(v for _, v in unknown)) if unknown else 0.0,
                 "integer": integer,
+                "changes": self._changes(vf.id, vt.id),
                 "note": "aggregate input: use `atlas counts` for point data (exact recount)",
             },
         }
+
+    def _changes(self, from_id: int, to_id: int) -> dict[str, Any]:
+        """What changed between the versions, as ``boundaries diff`` classifies it."""
+        d = self.version_diff(from_id, to_id)
+        return {"summary": change_summary(d), "areas": d.change}
+
+
+def change_summary(d: VersionDiff) -> dict[str, int]:
+    """Areas of the from-version per kind of change, most frequent first."""
+    return dict(Counter(d.change.values()).most_common())
 
 
 def _align(table: AggregateTable, codes: np.ndarray) -> tuple[np.ndarray, list[tuple[str, float]]]:

@@ -1,4 +1,11 @@
-"""Resident population for any boundary version, rolled up from the finest population layer."""
+"""Resident population for any boundary version, rolled up from the finest population layer.
+
+Which layer: among the layers of the population year nearest the period, the finest (smallest
+mean area) of those covering at least ``MIN_LAYER_COVERAGE`` of the target version's area. A
+layer is never chosen for its feature count alone: a fine grid over another county covers none
+of this one. An area of the target covered less than ``MIN_AREA_COVERAGE`` by the chosen layer
+gets no population (NaN, shown as null with a caveat), never a silent 0.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 from app.errors import NotFound
 from app.services.areas import AreaCatalogue
@@ -13,6 +21,11 @@ from app.store import Store
 from app.store.records import BoundaryVersionRecord
 from geo.crosswalk import Crosswalk, area_crosswalk, nested, reassign
 from geo.rates import nearest_year
+
+#: A population layer must cover this share of the target version's area to serve it.
+MIN_LAYER_COVERAGE = 0.95
+#: A target area covered less than this by the population layer has an unknown population.
+MIN_AREA_COVERAGE = 0.9
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,18 @@ class Denominator:
     year: int
     source: str  # selector of the population layer
     method: str  # "direct", or how it was rolled up from the finer layer
+    choice: str = ""  # why this layer, among the layers held for the year
+    uncovered: tuple[str, ...] = ()  # target areas the layer does not cover (population NaN)
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """The population layer chosen for a target version, with its coverage of the target."""
+
+    version_id: int
+    coverage: float  # share of the target version's area covered by the layer's areas
+    area_coverage: np.ndarray  # the same per target area
+    reason: str
 
 
 class Denominators:
@@ -32,6 +57,7 @@ class Denominators:
         self.store = store
         self.areas = areas
         self._crosswalks: dict[tuple[int, int], Crosswalk] = {}
+        self._coverage: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
 
     def for_period(self, target: BoundaryVersionRecord, first: str, last: str) -> Denominator:
@@ -43,26 +69,74 @@ class Denominators:
         if not layers:
             raise NotFound("no population is loaded: `atlas population import` (needed for rates)")
         year = nearest_year(sorted({y for _, y in layers}), first, last)
-        candidates = [vid for vid, y in layers if y == year]
-        if target.id in candidates:
-            source_id = target.id
-        else:
-            source_id = max(candidates, key=lambda vid: self.areas.layer(vid).codes.size)
-        table = self.store.population.get(source_id, year)
-        src_layer = self.areas.layer(source_id)
+        if (target.id, year) in layers:
+            return self._direct(target, year)
+        pick = self.choose(target, year)
+        src_layer = self.areas.layer(pick.version_id)
+        table = self.store.population.get(pick.version_id, year)
         per_src = _align(src_layer.codes, table.codes, table.values)
-        if source_id == target.id:
-            return Denominator(per_src, year, src_layer.version.selector, "direct")
-        cw = self._crosswalk(source_id, target.id)
+        cw = self._crosswalk(pick.version_id, target.id)
         known = np.isfinite(per_src)
-        moved = reassign(np.where(known, per_src, 0.0), cw).values
+        moved = np.asarray(reassign(np.where(known, per_src, 0.0), cw).values, dtype=np.float64)
+        outside = pick.area_coverage < MIN_AREA_COVERAGE
+        moved[outside] = np.nan
         method = (
             f"rolled up from {src_layer.version.selector}: whole areas where they nest,"
             " area shares elsewhere"
         )
+        codes = self.areas.layer(target.id).codes[outside]
         return Denominator(
-            np.asarray(moved, dtype=np.float64), year, src_layer.version.selector, method
+            moved,
+            year,
+            src_layer.version.selector,
+            method,
+            pick.reason,
+            tuple(str(c) for c in codes),
         )
+
+    def _direct(self, target: BoundaryVersionRecord, year: int) -> Denominator:
+        layer = self.areas.layer(target.id)
+        table = self.store.population.get(target.id, year)
+        values = _align(layer.codes, table.codes, table.values)
+        reason = f"population held for {target.selector} itself"
+        return Denominator(values, year, target.selector, "direct", reason)
+
+    def choose(self, target: BoundaryVersionRecord, year: int) -> LayerChoice:
+        """The finest population layer of ``year`` that covers ``target`` (else the best cover).
+
+        Raises NotFound when no layer is held for ``year``.
+        """
+        ids = sorted({vid for vid, y in self.store.population.layers() if y == year})
+        if not ids:
+            raise NotFound(f"no population layer is held for {year}")
+        weight = shapely.area(self.areas.layer(target.id).geometries)
+        scored = []
+        for vid in ids:
+            per_area = self._covered(target.id, vid)
+            share = float(np.dot(per_area, weight) / weight.sum())
+            geoms = self.areas.layer(vid).geometries
+            scored.append((vid, share, float(shapely.area(geoms).mean()), per_area))
+        covering = [s for s in scored if s[1] >= MIN_LAYER_COVERAGE]
+        best = min(covering, key=lambda s: s[2]) if covering else max(scored, key=lambda s: s[1])
+        held = "; ".join(
+            f"{self.areas.layer(vid).version.selector} covers {100 * share:.1f}%"
+            for vid, share, _, _ in scored
+        )
+        what = "the finest layer covering" if covering else "no layer covers; the best cover of"
+        reason = f"{what} {target.selector} among the {year} population layers ({held})"
+        return LayerChoice(best[0], best[1], best[3], reason)
+
+    def _covered(self, target_id: int, layer_id: int) -> np.ndarray:
+        """Share of each target area's area inside the population layer's areas (cached)."""
+        key = (target_id, layer_id)
+        with self._lock:
+            if key in self._coverage:
+                return self._coverage[key]
+        tgt, src = self.areas.layer(target_id), self.areas.layer(layer_id)
+        cover = 1.0 - area_crosswalk(tgt.geometries, src.geometries).unallocated_share()
+        with self._lock:
+            self._coverage[key] = cover
+        return cover
 
     def _crosswalk(self, from_id: int, to_id: int) -> Crosswalk:
         key = (from_id, to_id)

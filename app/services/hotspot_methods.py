@@ -11,7 +11,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from app.errors import BadRequest
-from geo.aggregate import count_by_area, count_by_area_month, month_number
+from geo.aggregate import count_by_area, count_by_area_month, month_label, month_number
 from geo.emerging import emerging_hotspots
 from geo.grid import CellGrid, grid_counts
 from geo.hotspots import local_moran
@@ -90,6 +90,8 @@ def kde_features(
         "n_features": len(props),
         "cells_in_region": int(grid.mask.sum()),
     }
+    if min_support == 0:  # public views publish no total beside a surface of small supports
+        meta["in_analysis"] = int(grid.counts.sum())
     if min_support > 0:
         meta["suppression"] = {
             "rule": f"cells with fewer than {min_support} incidents within the kernel's reach"
@@ -140,20 +142,44 @@ def local_moran_features(
         "method": "local_moran",
         "method_detail": r.method + "; row-standardised queen weights; BH q; cluster at q < 0.05",
         "params": {"permutations": permutations, "seed": seed},
+        "in_analysis": int(counts.sum()),
     }
     return props, meta
 
 
-def month_columns(frame_month_no: np.ndarray, first: str, last: str) -> tuple[np.ndarray, int]:
+def month_columns(
+    frame_month_no: np.ndarray, first: str, last: str, held: list[str]
+) -> tuple[np.ndarray, int, list[str]]:
+    """Column of each incident among the months of the period the dataset holds.
+
+    A month never loaded is unknown, not zero: it gets no slice (an empty last slice would make
+    every hot spot "historical"). Returns the column per incident (-1 outside the months held),
+    the number of months held and the months of the period that are not held.
+
+    Raises BadRequest when fewer than MIN_EMERGING_MONTHS months of the period are held.
+    """
     lo, hi = month_number(first), month_number(last)
-    n = hi - lo + 1
-    if n < MIN_EMERGING_MONTHS:
+    if lo > hi:
+        raise BadRequest(f"--from {first} is after --to {last}")
+    held_no = np.unique([month_number(m) for m in held])
+    held_no = held_no[(held_no >= lo) & (held_no <= hi)].astype(np.int64)
+    if held_no.size < MIN_EMERGING_MONTHS:
         raise BadRequest(
-            f"emerging hotspots need at least {MIN_EMERGING_MONTHS} months; the period has {n}"
+            f"emerging hotspots need at least {MIN_EMERGING_MONTHS} months of data; only "
+            f"{held_no.size} of the {hi - lo + 1} months {first}..{last} are held"
         )
-    col = (frame_month_no - lo).astype(np.int64)
-    col[(col < 0) | (col >= n)] = -1
-    return col, n
+    pos = np.searchsorted(held_no, frame_month_no)
+    found = held_no[np.minimum(pos, held_no.size - 1)] == frame_month_no
+    col = np.where(found, pos, -1).astype(np.int64)
+    missing = sorted(set(range(lo, hi + 1)) - set(held_no.tolist()))
+    return col, int(held_no.size), [month_label(m) for m in missing]
+
+
+def missing_months_caveat(missing: list[str]) -> str:
+    return (
+        f"months with no data held ({', '.join(missing)}) have no time slice: "
+        "trends run over the months held"
+    )
 
 
 def emerging_features(
@@ -187,6 +213,7 @@ def emerging_features(
             "z-scores; categories as Esri's emerging hot spot analysis (spatial neighbours only)"
         ),
         "months": n_months,
+        "in_analysis": int(counts.sum()),
     }
     return props, meta
 

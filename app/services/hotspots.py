@@ -23,6 +23,7 @@ from app.services.counts import NO_INCIDENTS, boundary_meta
 from app.services.coverage import add_coverage
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
+from app.services.hotspot_extent import outside_caveat, study_extent
 from app.services.hotspot_methods import (
     area_counts,
     cell_boxes,
@@ -32,6 +33,7 @@ from app.services.hotspot_methods import (
     grid_feature_index,
     kde_features,
     local_moran_features,
+    missing_months_caveat,
     month_columns,
 )
 from app.services.incidents import IncidentCache, IncidentFrame
@@ -61,6 +63,8 @@ class HotspotQuery:
     kernel: str = "quartic"
     #: Only these areas of ``by`` (Gi* over them alone, neighbours outside not used); None: all.
     areas: tuple[str, ...] | None = None
+    #: Grid methods: "partnership" (default), "data" or a boundary selector (hotspot_extent).
+    extent: str | None = None
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -79,6 +83,10 @@ class HotspotQuery:
             raise BadRequest(f"permutations must be 0..{MAX_PERMUTATIONS}")
         if self.areas is not None and (self.by is None or self.method != "gi_star"):
             raise BadRequest("an area filter works with Gi* area hotspots only (by=SEL)")
+        if self.extent is not None and self.grid_m is None:
+            raise BadRequest(
+                "--extent is for grid hotspots (--grid); with --by the areas are the extent"
+            )
 
 
 @dataclass(frozen=True)
@@ -149,20 +157,28 @@ class Hotspots:
         else:
             out = self._areas(frame, mask, q)
         add_coverage(out.meta, frame.months())
+        caveat = outside_caveat(
+            out.meta, int((mask & frame.located).sum()), not principal.suppressed
+        )
+        if caveat:
+            out.meta.setdefault("caveats", []).append(caveat)
         if principal.suppressed:
             _suppress(out, self.threshold)
         return out
 
-    def _region(self) -> tuple[shapely.Geometry | None, str]:
-        p = self.areas.partnership()
-        return (p.outline, p.version.selector) if p is not None else (None, "the data extent")
+    def _region(
+        self, q: HotspotQuery, e: np.ndarray, n: np.ndarray
+    ) -> tuple[shapely.Geometry | None, str]:
+        assert q.grid_m is not None
+        extent = study_extent(self.areas, q.extent, e, n, q.grid_m)
+        return extent.region, extent.name
 
     def _kde(
         self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery, min_support: int
     ) -> HotspotOutput:
         assert q.grid_m is not None
         use = mask & frame.located
-        region, name = self._region()
+        region, name = self._region(q, frame.easting[use], frame.northing[use])
         bandwidth = q.bandwidth_m or 3.0 * q.grid_m
         geoms, props, ids, extra = kde_features(
             frame.easting[use],
@@ -197,10 +213,10 @@ class Hotspots:
     def _emerging(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
         held = frame.months()
         first, last = q.first or (held[0] if held else ""), q.last or (held[-1] if held else "")
-        month_col, n_months = month_columns(frame.month_no, first, last)
+        month_col, n_months, missing = month_columns(frame.month_no, first, last, held)
         use = mask & frame.located
         if q.grid_m is not None:
-            region, name = self._region()
+            region, name = self._region(q, frame.easting[use], frame.northing[use])
             grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
             check_work(grid.n_features, 0)
             feature = grid_feature_index(grid, frame.easting, frame.northing)
@@ -230,13 +246,15 @@ class Hotspots:
         meta["period"] = {"from": first, "to": last}
         meta.update(extra)
         meta["params"] = {"grid_m": q.grid_m, "by": q.by, "alpha": 0.05, "min_months": 12}
+        meta["months_not_held"] = missing
+        if missing:
+            meta.setdefault("caveats", []).append(missing_months_caveat(missing))
         return HotspotOutput(geoms, props, ids, meta)
 
     def _grid(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
         assert q.grid_m is not None
         use = mask & frame.located
-        partnership = self.areas.partnership()
-        region = partnership.outline if partnership is not None else None
+        region, name = self._region(q, frame.easting[use], frame.northing[use])
         grid = grid_counts(frame.easting[use], frame.northing[use], q.grid_m, region=region)
         check_work(grid.n_features, q.permutations)
         if grid.n_features < 2:
@@ -249,10 +267,9 @@ class Hotspots:
         props = _properties(grid.feature_counts(), result)
         for p, a, b in zip(props, i.tolist(), j.tolist(), strict=True):
             p["cell_i"], p["cell_j"] = a, b
-        study = "cells intersecting " + (
-            partnership.version.selector if partnership else "the data extent"
+        meta = _meta(
+            frame, mask, q, result, f"grid {q.grid_m:g} m, cells intersecting {name}", len(props)
         )
-        meta = _meta(frame, mask, q, result, f"grid {q.grid_m:g} m, {study}", len(props))
         meta["in_analysis"] = int(grid.counts.sum())
         return HotspotOutput(geoms, props, ids, meta)
 
@@ -337,6 +354,7 @@ def _meta(
                 "by": q.by,
                 "permutations": q.permutations,
                 "seed": q.seed,
+                "extent": q.extent,
             },
             "n_features": n,
             "bins": {str(b - 3): int(c) for b, c in enumerate(bins.tolist()) if c},

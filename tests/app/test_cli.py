@@ -79,7 +79,7 @@ def test_counts_csv_and_json(db: Path, shared_data: Path) -> None:
     csv_text = run(
         "counts", "--dataset", "counts-cli", "--by", "districts", "--format", "csv", db=db
     ).stdout
-    assert csv_text.splitlines()[0] == "area_code,area_name,count"
+    assert csv_text.splitlines()[0] == "area_code,area_name,count,boundary,period_from,period_to"
 
 
 def bare(*args: str) -> subprocess.CompletedProcess[str]:

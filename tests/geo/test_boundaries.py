@@ -212,3 +212,51 @@ def test_ensure_bng_uses_the_injected_ostn15_transform(shared_data: Path) -> Non
     else:  # without the OSTN15 grid pyproj would fall back to a Helmert: metres out
         with pytest.raises(GridFileMissing):
             ensure_bng(lonlat, "EPSG:4326")
+
+
+LOCAL_CS = (
+    'LOCAL_CS["Bogus local grid",LOCAL_DATUM["Bogus datum",32767],UNIT["metre",1],'
+    'AXIS["X",EAST],AXIS["Y",NORTH]]'
+)
+
+
+def test_ensure_bng_refuses_crs_it_cannot_relate_to_the_grid(shared_data: Path) -> None:
+    geoms = layer(shared_data, "surrey_districts").geometry.values
+    with pytest.raises(CRSMismatch, match="unsupported CRS 'Bogus local grid'"):
+        ensure_bng(geoms, LOCAL_CS)
+
+
+def test_ensure_bng_refuses_lon_lat_beyond_their_range(shared_data: Path) -> None:
+    bng = layer(shared_data, "surrey_districts").geometry.values
+    # BNG metres labelled as WGS84 (GDAL's reading of an unknown GeoJSON crs): x is 480,500+.
+    with pytest.raises(OutsideGridExtent, match=r"±180/±90.*British National Grid metres"):
+        ensure_bng(bng, "EPSG:4326", to_bng=lambda x, y: (x, y))
+    with pytest.raises(OutsideGridExtent, match=r"±180/±90; found x -500..500, y -500..500\)$"):
+        ensure_bng([shapely.box(-500, -500, 500, 500)], "EPSG:4326")
+
+
+def test_ensure_bng_refuses_layers_outside_great_britain() -> None:
+    # OSGB36 lon/lat reproject by a pure projection: Lagos (3.4 E, 6.5 N) lands 4,800 km south.
+    far = [shapely.box(3.3, 6.4, 3.5, 6.6)]
+    expected = pyproj.Transformer.from_crs(4277, 27700, always_xy=True).transform(3.3, 6.4)
+    assert expected[1] < -4_000_000  # independently: far south of the grid's origin
+    with pytest.raises(OutsideGridExtent, match="outside Great Britain"):
+        ensure_bng(far, "EPSG:4277")
+    # A transformation that cannot take the points (OSTN15 gives NaN off its grid).
+    with pytest.raises(OutsideGridExtent, match="outside the extent of the transformation"):
+        ensure_bng(far, "EPSG:4326", to_bng=lambda x, y: (x * np.nan, y))
+    with pytest.raises(OutsideGridExtent, match="outside Great Britain"):
+        ensure_bng([shapely.box(-10, -10, 10, 10)], "EPSG:27700")
+
+
+def test_gaps_include_the_uncovered_part_of_a_given_coverage() -> None:
+    # Worked by hand: A and B tile [0, 200) x [0, 100); the set covered [0, 300) x [0, 100).
+    geoms = [shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)]
+    assert validate_layer(["A", "B"], ["a", "b"], geoms).report.gaps == []
+    coverage = shapely.box(0, 0, 300, 100)
+    gaps = validate_layer(["A", "B"], ["a", "b"], geoms, coverage=coverage).report.gaps
+    assert len(gaps) == 1 and gaps[0][0] == pytest.approx(10_000.0)
+    assert 200 < gaps[0][1] < 300
+    # A 2 m strip along the outline (200 m²) is a generalisation sliver, not a gap.
+    sliver = shapely.box(0, 0, 200, 102)
+    assert validate_layer(["A", "B"], ["a", "b"], geoms, coverage=sliver).report.gaps == []

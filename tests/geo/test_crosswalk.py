@@ -132,6 +132,47 @@ def test_hand_checked_split_and_merge() -> None:
     assert merge.pairs == [("B1", "A", 1.0), ("B2", "A", 1.0)]
 
 
+def test_split_counts_small_pieces_lying_wholly_inside() -> None:
+    # A 1000 x 1000 m square cut into one 900 m strip and twenty 5 m strips (0.5 % each): every
+    # piece lies inside A, so A is split, however small most pieces are.
+    whole = squares((0, 0, 1000, 1000))
+    strips = squares((0, 0, 900, 1000), *[(900 + 5 * k, 0, 905 + 5 * k, 1000) for k in range(20)])
+    codes = [f"P{k}" for k in range(21)]
+    diff = diff_versions(["A"], whole, codes, strips)
+    assert diff.change == {"A": "split"}
+    assert sum(s for _, _, s in diff.pairs) == pytest.approx(1.0)
+    # A target straddling the edge beyond the 1 % allowance makes it a redraw, not a split.
+    shifted = squares((0, 0, 900, 1000), (900, 0, 1100, 1000))
+    assert diff_versions(["A"], whole, ["P", "Q"], shifted).change == {"A": "redrawn"}
+
+
+def test_districts_to_2019_wards_are_all_splits(
+    shared_data: Path, wards2019: gpd.GeoDataFrame
+) -> None:
+    districts = layer(shared_data, "surrey_districts")
+    diff = diff_versions(
+        districts["LAD_CD"],
+        districts.geometry.values,
+        wards2019["WD19CD"],
+        wards2019.geometry.values,
+    )
+    assert diff.change == dict.fromkeys(districts["LAD_CD"], "split")
+    # Independently (geopandas overlay, ONS lookup): each district is tiled by the wards the ONS
+    # ward-to-district lookup gives it, each lying wholly inside it, small wards included.
+    lookup = pd.read_csv(shared_data / "lookups" / "surrey_ward2019_to_lad2019.csv")
+    pieces = gpd.overlay(
+        districts, wards2019[["WD19CD", "geometry"]], how="intersection", keep_geom_type=True
+    )
+    pieces["inside"] = pieces.area / pieces["WD19CD"].map(wards2019.set_index("WD19CD").area)
+    whole = pieces[pieces["inside"] >= 0.99]
+    for code, group in whole.groupby("LAD_CD"):
+        assert set(group["WD19CD"]) == set(lookup.loc[lookup["LAD19CD"] == code, "WD19CD"])
+        assert group.area.sum() / districts.set_index("LAD_CD").area[code] > 0.999
+    guildford = whole[whole["LAD_CD"] == "E07000209"]
+    small = guildford.area / districts.set_index("LAD_CD").area["E07000209"] < 0.01
+    assert small.sum() == 4  # the four small wards the old rule left out
+
+
 def test_hand_checked_redrawn_recoded_and_removed() -> None:
     # Lower/upper 200 x 100 m halves; the new boundary runs at y = 150 instead of y = 100.
     old = squares((0, 0, 200, 100), (0, 100, 200, 200), (500, 0, 600, 100), (900, 0, 1000, 100))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from geo.errors import InvalidGeometry, InvalidInput
-from geo.grid import MAX_CELLS, grid_counts, snap_extent
+from geo.grid import MAX_CELLS, grid_counts, occupied_region, snap_extent
 
 
 def test_hand_worked_cells_follow_the_half_open_convention() -> None:
@@ -158,3 +158,17 @@ def test_region_must_be_polygonal() -> None:
         grid_counts(np.zeros(1), np.zeros(1), 10.0, region=shapely.LineString([(0, 0), (9, 9)]))
     with pytest.raises(InvalidGeometry):
         grid_counts(np.zeros(1), np.zeros(1), 10.0, region=shapely.Polygon())
+
+
+def test_occupied_region_is_the_occupied_cells_and_their_neighbours() -> None:
+    # Worked by hand: points in cells (0, 0), (0, 0) and (5, 0) of 1 km; with the queen ring
+    # each occupied cell brings its 3 x 3 block: 18 km², two separate blocks.
+    e, n = np.array([500.0, 999.0, 5500.0]), np.array([500.0, 10.0, 999.0])
+    region = occupied_region(e, n, 1000.0)
+    assert region.area == pytest.approx(18e6) and shapely.get_num_geometries(region) == 2
+    assert region.bounds == (-1000.0, -1000.0, 7000.0, 2000.0)
+    assert occupied_region(e, n, 1000.0, ring=0).area == pytest.approx(2e6)
+    grid = grid_counts(e, n, 1000.0, region=region)
+    assert grid.n_features == 18 and grid.counts.sum() == 3
+    with pytest.raises(InvalidInput):
+        occupied_region(np.array([]), np.array([]), 1000.0)

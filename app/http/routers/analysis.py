@@ -14,7 +14,7 @@ from app.errors import PayloadTooLarge
 from app.http.deps import AtlasDep, PrincipalDep
 from app.services.counts import CountQuery
 from app.services.crosswalks import read_aggregate
-from app.services.export import rows_to_csv
+from app.services.export import csv_export
 from app.services.hotspots import HotspotQuery
 
 router = APIRouter(tags=["analysis"])
@@ -39,23 +39,21 @@ def counts(
 ) -> dict[str, Any] | Response:
     """One row per area with its count (and rates); ``meta`` gives the provenance."""
     data = atlas.counts(CountQuery(dataset, by, first, last, category, rates, smooth), principal)
-    if format == "csv":
-        filename = f"{dataset}-{by.replace(':', '-')}-counts.csv"
-        return Response(
-            rows_to_csv(data["rows"]),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
-    return data
+    return _csv_or_json(data, format, f"{dataset}-{by.replace(':', '-')}-counts.csv")
+
+
+def _csv(rows: list[dict[str, Any]], meta: dict[str, Any], filename: str | None) -> Response:
+    """The one way an analysis CSV is served: provenance columns and ``Atlas-*`` headers."""
+    export = csv_export(rows, meta)
+    headers = dict(export.headers)
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return Response(export.text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _csv_or_json(data: dict[str, Any], fmt: str, filename: str) -> dict[str, Any] | Response:
     if fmt == "csv":
-        return Response(
-            rows_to_csv(data["rows"]),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return _csv(data["rows"], data["meta"], filename)
     return data
 
 
@@ -112,15 +110,30 @@ def hotspots(
     method: Literal["gi_star", "kde", "local_moran", "emerging"] = "gi_star",
     bandwidth: Annotated[float | None, Query(gt=0, description="kde bandwidth, metres")] = None,
     kernel: Literal["quartic", "gaussian"] = "quartic",
+    extent: Annotated[
+        str | None,
+        Query(description="Grid: partnership (default), data, or a boundary selector"),
+    ] = None,
     format: Literal["geojson", "csv"] = "geojson",
 ) -> Response:
     """Hotspots (Gi* by default) as GeoJSON in EPSG:27700 (``crs`` member) or CSV."""
     q = HotspotQuery(
-        dataset, grid, by, first, last, category, permutations, seed, method, bandwidth, kernel
+        dataset,
+        grid,
+        by,
+        first,
+        last,
+        category,
+        permutations,
+        seed,
+        method,
+        bandwidth,
+        kernel,
+        extent=extent,
     )
     out = atlas.hotspots(q, principal)
     if format == "csv":
-        return Response(rows_to_csv(out.rows()), media_type="text/csv; charset=utf-8")
+        return _csv(out.rows(), out.meta, None)
     return Response(out.geojson(), media_type="application/geo+json")
 
 
