@@ -51,10 +51,8 @@ def boundary_meta(v: BoundaryVersionRecord) -> dict[str, Any]:
 
 
 def period_of(frame: IncidentFrame, mask: np.ndarray, q: CountQuery) -> tuple[str, str]:
-    months = frame.month[mask]
-    first = q.first or (min(months.tolist()) if len(months) else "")
-    last = q.last or (max(months.tolist()) if len(months) else "")
-    return first, last
+    first, last = frame.period(mask, q.first, q.last)
+    return first or "", last or ""
 
 
 def counts_table(

@@ -212,7 +212,7 @@ def emerging_features(
             "Gi* per month (queen with self, BH q < 0.05) and Mann-Kendall trend of the monthly "
             "z-scores; categories as Esri's emerging hot spot analysis (spatial neighbours only)"
         ),
-        "months": n_months,
+        "time_slices": n_months,  # one per month held in the period
         "in_analysis": int(counts.sum()),
     }
     return props, meta

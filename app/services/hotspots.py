@@ -246,7 +246,7 @@ class Hotspots:
         meta["period"] = {"from": first, "to": last}
         meta.update(extra)
         meta["params"] = {"grid_m": q.grid_m, "by": q.by, "alpha": 0.05, "min_months": 12}
-        meta["months_not_held"] = missing
+        # meta.months (add_coverage) lists the months not held; this says what it means here.
         if missing:
             meta.setdefault("caveats", []).append(missing_months_caveat(missing))
         return HotspotOutput(geoms, props, ids, meta)
@@ -319,15 +319,12 @@ def _properties(counts: np.ndarray, r: HotspotResult) -> list[dict[str, Any]]:
 def _base_meta(
     frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery, features: str
 ) -> dict[str, Any]:
-    months = frame.month[mask]
+    first, last = frame.period(mask, q.first, q.last)
     return {
         "dataset": frame.dataset.name,
         "method": q.method,
         "features": features,
-        "period": {
-            "from": q.first or (min(months.tolist()) if len(months) else None),
-            "to": q.last or (max(months.tolist()) if len(months) else None),
-        },
+        "period": {"from": first, "to": last},
         "category": q.category,
         "incidents": int(mask.sum()),
         "unlocated": int((mask & ~frame.located).sum()),

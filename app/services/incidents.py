@@ -15,7 +15,7 @@ from app.errors import BadRequest
 from app.services.areas import AreaCatalogue
 from app.store import Store
 from app.store.records import DatasetRecord
-from geo.aggregate import month_number, month_numbers
+from geo.aggregate import month_label, month_number, month_numbers
 
 FRAME_COLUMNS = (
     "month",
@@ -45,6 +45,7 @@ class IncidentFrame:
     flags: np.ndarray
     batch_id: np.ndarray
     _areas: dict[int, np.ndarray] = field(default_factory=dict)
+    _distinct: dict[str, list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
@@ -55,10 +56,26 @@ class IncidentFrame:
         return np.asarray(np.isfinite(self.easting), dtype=bool)
 
     def months(self) -> list[str]:
-        return sorted(set(self.month.tolist()))
+        """The months held, in order (computed once per frame: frames never change)."""
+        if "months" not in self._distinct:
+            held = np.unique(self.month_no).tolist()
+            self._distinct["months"] = [month_label(m) for m in held]
+        return list(self._distinct["months"])
 
     def categories(self) -> list[str]:
-        return sorted(set(self.category.tolist()))
+        """The categories held, sorted (computed once per frame)."""
+        if "categories" not in self._distinct:
+            self._distinct["categories"] = sorted(set(self.category.tolist()) - {None})
+        return list(self._distinct["categories"])
+
+    def period(
+        self, mask: np.ndarray, first: str | None, last: str | None
+    ) -> tuple[str | None, str | None]:
+        """The period asked for, else the first/last month the selected incidents cover."""
+        chosen = self.month_no[mask]
+        lo = first or (month_label(int(chosen.min())) if len(chosen) else None)
+        hi = last or (month_label(int(chosen.max())) if len(chosen) else None)
+        return lo, hi
 
     def select(self, first: str | None, last: str | None, category: str | None) -> np.ndarray:
         """Mask of incidents in the inclusive month range and category (case-insensitive)."""

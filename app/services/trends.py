@@ -379,9 +379,7 @@ def _period_of(
     frame: IncidentFrame, mask: np.ndarray, first: str | None, last: str | None
 ) -> dict[str, str | None]:
     """The period asked for, or the months the selection covers."""
-    months = frame.month[mask]
-    lo = first or (str(min(months.tolist())) if len(months) else None)
-    hi = last or (str(max(months.tolist())) if len(months) else None)
+    lo, hi = frame.period(mask, first, last)
     return {"from": lo, "to": hi}
 
 
