@@ -101,9 +101,12 @@ def _whole_days(parsed: Parsed) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _months(ts: np.ndarray) -> np.ndarray:
+    """``YYYY-MM`` of each time ("" for NaT), formatting each distinct month once."""
     out = np.full(len(ts), "", dtype=object)
     ok = ~np.isnat(ts)
-    out[ok] = np.datetime_as_string(ts[ok].astype("datetime64[M]"), unit="M").astype(object)
+    distinct, which = np.unique(ts[ok].astype("datetime64[M]"), return_inverse=True)
+    labels = np.datetime_as_string(distinct, unit="M").astype(object)
+    out[ok] = labels[which]
     return out
 
 

@@ -102,10 +102,10 @@ def _supplied(table: RawTable, spec: Location) -> np.ndarray:
 
 
 def _record_text(out: Located, rows: np.ndarray, *parts: np.ndarray) -> None:
-    joined = parts[0].astype(str)
-    for p in parts[1:]:
-        joined = np.char.add(np.char.add(joined, ","), p.astype(str))
-    out.text[rows] = joined[rows]
+    """The location as supplied (``lon,lat`` or ``easting,northing``), joined in Arrow."""
+    columns = [pa.array(p, type=pa.string(), from_pandas=True) for p in parts]
+    joined = pc.binary_join_element_wise(*columns, ",")
+    out.text[rows] = np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)[rows]
 
 
 def _issues_to_reasons(out: Located, rows: np.ndarray, issues: np.ndarray) -> np.ndarray:

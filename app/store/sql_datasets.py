@@ -189,11 +189,6 @@ class SqlBatches:
         Reads only the batches' id hashes; a batch's ids themselves are read only when one of
         the candidates' hashes is among its own, and the answer is their exact comparison.
         """
-        wanted = pa.array(np.asarray(candidates, dtype=object), type=pa.string(), from_pandas=True)
-        wanted = pc.unique(pc.filter(wanted, pc.not_equal(pc.fill_null(wanted, ""), "")))
-        if len(wanted) == 0:
-            return np.array([], dtype=str)
-        hashes = np.unique(hash_strings(wanted))
         q = (
             select(BatchIncidents.batch_id, BatchIncidents.id_hashes)
             .join(Batch, Batch.id == BatchIncidents.batch_id)
@@ -202,6 +197,13 @@ class SqlBatches:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
+        if not rows:  # nothing held yet
+            return np.array([], dtype=str)
+        wanted = pa.array(np.asarray(candidates, dtype=object), type=pa.string(), from_pandas=True)
+        wanted = pc.unique(pc.filter(wanted, pc.not_equal(pc.fill_null(wanted, ""), "")))
+        if len(wanted) == 0:
+            return np.array([], dtype=str)
+        hashes = np.unique(hash_strings(wanted))
         suspects = [
             int(r[0])
             for r in rows
