@@ -41,18 +41,32 @@ def suppression_mask(counts: np.ndarray, threshold: int = 5) -> np.ndarray:
     hide = (c >= 1) & (c < threshold)
     if threshold <= 1 or not hide.any():
         return hide
-    candidates = np.flatnonzero(~hide & (c > 0))
+    return protect_total(c, hide, threshold)
+
+
+def protect_total(counts: np.ndarray, hide: np.ndarray, threshold: int = 5) -> np.ndarray:
+    """``hide`` extended (secondary suppression) so the table's total may be published too.
+
+    While the hidden cells are a single cell or hold fewer than ``threshold`` incidents
+    together, the smallest visible non-zero cell is hidden as well. A table with nothing hidden
+    is returned as it is. ``hide`` itself is not changed.
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    out = np.array(hide, dtype=bool)
+    if threshold <= 1 or not out.any():
+        return out
+    candidates = np.flatnonzero(~out & (c > 0))
     order = candidates[np.argsort(c[candidates], kind="stable")]
-    hidden_total = int(c[hide].sum())
-    hidden_n = int(hide.sum())
+    hidden_total = int(c[out].sum())
+    hidden_n = int(out.sum())
     # Secondary suppression: a handful of cells at most, so a short loop over cells is fine here.
     for cell in order:
         if hidden_n >= 2 and hidden_total >= threshold:
             break
-        hide[cell] = True
+        out[cell] = True
         hidden_total += int(c[cell])
         hidden_n += 1
-    return hide
+    return out
 
 
 def total_is_safe(counts: np.ndarray, hide: np.ndarray, threshold: int = 5) -> bool:

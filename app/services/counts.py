@@ -74,9 +74,8 @@ def counts_table(
     keep = areas.positions(version.id, q.areas)
     frame = cache.frame(dataset)
     area_idx = cache.area_idx(frame, version.id)
-    mask = frame.select(q.first, q.last, q.category)
-    if q.areas is not None:
-        mask &= np.isin(area_idx, keep)
+    selected = frame.select(q.first, q.last, q.category)
+    mask = selected & np.isin(area_idx, keep) if q.areas is not None else selected
     counts = count_by_area(area_idx, layer.codes.size, mask=mask)[keep]
     first, last = period_of(frame, mask, q)
     rows: list[dict[str, Any]] = [
@@ -99,7 +98,11 @@ def counts_table(
             )
         _add_smoothed(rows, counts, areas, version, keep, q.smooth, meta)
     if principal.suppressed:
-        _suppress(rows, counts, meta, threshold)
+        # A list of areas hides what the whole geography's table hides: suppression worked out
+        # on a chosen few areas could be differenced against the full table.
+        whole = count_by_area(area_idx, layer.codes.size, mask=selected)
+        hide = suppression_mask(whole, threshold)[keep]
+        _suppress(rows, counts, hide, meta, threshold, part=q.areas is not None)
     return {"rows": rows, "meta": meta}
 
 
@@ -176,7 +179,7 @@ def _add_rates(
             v = float(getattr(table, f)[i])
             row[f] = None if not np.isfinite(v) else round(v, 4)
         row["unstable"] = bool(table.unstable[i])
-    unknown = ~np.isfinite(denom.values)
+    unknown = ~np.isfinite(population)  # of the rows shown (population is cut to keep)
     if unknown.any():
         meta["caveats"].append(_unknown_population(rows, unknown, denom))
     unstable = int(table.unstable.sum())
@@ -205,7 +208,10 @@ def _unknown_population(rows: list[dict[str, Any]], unknown: np.ndarray, denom: 
         if denom.uncovered
         else f"without a population in {denom.source}"
     )
-    return f"{len(names)} areas {why} ({denom.year}): population and rate are null for {shown}"
+    return (
+        f"{count_of(len(names), 'area')} {why} ({denom.year}): population and rate are null "
+        f"for {shown}"
+    )
 
 
 def _add_smoothed(
@@ -239,16 +245,23 @@ def _add_smoothed(
 
 
 def _suppress(
-    rows: list[dict[str, Any]], counts: np.ndarray, meta: dict[str, Any], threshold: int
+    rows: list[dict[str, Any]],
+    counts: np.ndarray,
+    hide: np.ndarray,
+    meta: dict[str, Any],
+    threshold: int,
+    part: bool,
 ) -> None:
-    hide = suppression_mask(counts, threshold)
+    """Hide the cells ``hide`` marks, what derives from them, and unsafe totals. A ``part`` of
+    the geography publishes its total only when none of its cells is hidden (the total less the
+    shown cells would be the hidden ones)."""
     for i in np.flatnonzero(hide).tolist():
         rows[i]["count"] = None
         rows[i]["suppressed"] = True
         for f in ("rate_per_1000", "ci_low", "ci_high", "rate_smoothed_per_1000", "unstable"):
             if f in rows[i]:
                 rows[i][f] = None
-    safe = total_is_safe(counts, hide, threshold)
+    safe = not hide.any() if part else total_is_safe(counts, hide, threshold)
     if not safe:
         meta["in_areas"] = None
         meta["incidents"] = None

@@ -57,8 +57,9 @@ def provenance(meta: dict[str, Any]) -> dict[str, Any]:
 def csv_export(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> CsvExport:
     """An analysis table as CSV with its provenance in every row and in ``Atlas-*`` headers."""
     prov = provenance(meta)
-    cols = list(rows[0].keys() if rows else [])
-    cols += [c for c in PROVENANCE_COLUMNS if c not in cols]
+    # Every key of any row (a suppressed row carries "suppressed"), in order of appearance.
+    cols = list(dict.fromkeys(k for r in rows for k in r if k not in PROVENANCE_COLUMNS))
+    cols += list(PROVENANCE_COLUMNS)
     text = rows_to_csv([{**r, **prov} for r in rows], cols)
     period = f"{prov['period_from'] or ''}..{prov['period_to'] or ''}"
     weights = meta.get("weights")

@@ -11,7 +11,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from app.errors import BadRequest
-from geo.aggregate import count_by_area, count_by_area_month, month_label, month_number
+from geo.aggregate import count_by_area, count_by_area_month, month_number
 from geo.emerging import emerging_hotspots
 from geo.grid import CellGrid, grid_counts
 from geo.hotspots import local_moran
@@ -149,12 +149,12 @@ def local_moran_features(
 
 def month_columns(
     frame_month_no: np.ndarray, first: str, last: str, held: list[str]
-) -> tuple[np.ndarray, int, list[str]]:
+) -> tuple[np.ndarray, int]:
     """Column of each incident among the months of the period the dataset holds.
 
     A month never loaded is unknown, not zero: it gets no slice (an empty last slice would make
-    every hot spot "historical"). Returns the column per incident (-1 outside the months held),
-    the number of months held and the months of the period that are not held.
+    every hot spot "historical"). Returns the column per incident (-1 outside the months held)
+    and the number of months held.
 
     Raises BadRequest when fewer than MIN_EMERGING_MONTHS months of the period are held.
     """
@@ -171,15 +171,7 @@ def month_columns(
     pos = np.searchsorted(held_no, frame_month_no)
     found = held_no[np.minimum(pos, held_no.size - 1)] == frame_month_no
     col = np.where(found, pos, -1).astype(np.int64)
-    missing = sorted(set(range(lo, hi + 1)) - set(held_no.tolist()))
-    return col, int(held_no.size), [month_label(m) for m in missing]
-
-
-def missing_months_caveat(missing: list[str]) -> str:
-    return (
-        f"months with no data held ({', '.join(missing)}) have no time slice: "
-        "trends run over the months held"
-    )
+    return col, int(held_no.size)
 
 
 def emerging_features(

@@ -8,7 +8,7 @@ region count; points outside it are not in the analysis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from app.services.counts import NO_INCIDENTS, boundary_meta
 from app.services.coverage import add_coverage
 from app.services.denominators import Denominators
 from app.services.geojson import BNG, feature_collection
+from app.services.hotspot_disclosure import suppress_hotspots
 from app.services.hotspot_extent import outside_caveat, study_extent
 from app.services.hotspot_methods import (
     area_counts,
@@ -33,13 +34,11 @@ from app.services.hotspot_methods import (
     grid_feature_index,
     kde_features,
     local_moran_features,
-    missing_months_caveat,
     month_columns,
 )
 from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import DatasetRecord
 from geo.aggregate import count_by_area
-from geo.disclosure import suppression_mask, total_is_safe
 from geo.grid import grid_counts
 from geo.hotspots import HotspotResult, gi_star, gi_star_grid
 
@@ -50,7 +49,10 @@ MAX_PERMUTATIONS = 9999
 
 @dataclass(frozen=True)
 class HotspotQuery:
+    """One hotspot request: the dataset, then every option by name."""
+
     dataset: str
+    _: KW_ONLY
     grid_m: float | None = None
     by: str | None = None
     first: str | None = None
@@ -97,6 +99,9 @@ class HotspotOutput:
     properties: list[dict[str, Any]]
     ids: list[Any]
     meta: dict[str, Any]
+    #: For features that are a part of a geography (an area filter): the whole geography's
+    #: counts and the features' positions in it, whose suppression the features must follow.
+    whole: tuple[np.ndarray, np.ndarray] | None = None
 
     def geojson(self) -> str:
         return feature_collection(
@@ -157,13 +162,18 @@ class Hotspots:
         else:
             out = self._areas(frame, mask, q)
         add_coverage(out.meta, frame.months())
-        caveat = outside_caveat(
-            out.meta, int((mask & frame.located).sum()), not principal.suppressed
+        # A list of areas is the extent by choice: nothing outside it is mentioned.
+        caveat = (
+            None
+            if q.areas is not None
+            else outside_caveat(
+                out.meta, int((mask & frame.located).sum()), not principal.suppressed
+            )
         )
         if caveat:
             out.meta.setdefault("caveats", []).append(caveat)
         if principal.suppressed:
-            _suppress(out, self.threshold)
+            suppress_hotspots(out, self.threshold)
         return out
 
     def _region(
@@ -213,7 +223,7 @@ class Hotspots:
     def _emerging(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
         held = frame.months()
         first, last = q.first or (held[0] if held else ""), q.last or (held[-1] if held else "")
-        month_col, n_months, missing = month_columns(frame.month_no, first, last, held)
+        month_col, n_months = month_columns(frame.month_no, first, last, held)
         use = mask & frame.located
         if q.grid_m is not None:
             region, name = self._region(q, frame.easting[use], frame.northing[use])
@@ -246,9 +256,8 @@ class Hotspots:
         meta["period"] = {"from": first, "to": last}
         meta.update(extra)
         meta["params"] = {"grid_m": q.grid_m, "by": q.by, "alpha": 0.05, "min_months": 12}
-        # meta.months (add_coverage) lists the months not held; this says what it means here.
-        if missing:
-            meta.setdefault("caveats", []).append(missing_months_caveat(missing))
+        # Months of the period not held have no time slice: meta.months (add_coverage) lists
+        # them, with its caveat.
         return HotspotOutput(geoms, props, ids, meta)
 
     def _grid(self, frame: IncidentFrame, mask: np.ndarray, q: HotspotQuery) -> HotspotOutput:
@@ -281,9 +290,11 @@ class Hotspots:
         keep = self.areas.positions(version.id, q.areas)
         area_idx = self.cache.area_idx(frame, version.id)
         features = f"areas of {version.selector}"
+        whole = None
         if q.areas is not None:
             if keep.size < 2:
                 raise BadRequest("Gi* needs at least two areas")
+            whole = (count_by_area(area_idx, layer.codes.size, mask=mask), keep)
             mask = mask & np.isin(area_idx, keep)
             features += f": the {keep.size} listed areas only, neighbours outside them not used"
         counts = count_by_area(area_idx, layer.codes.size, mask=mask)[keep]
@@ -296,7 +307,7 @@ class Hotspots:
         meta = _meta(frame, mask, q, result, features, len(props))
         meta["boundary"] = boundary_meta(version)
         meta["in_analysis"] = int(counts.sum())
-        return HotspotOutput(layer.geometries[keep], props, codes, meta)
+        return HotspotOutput(layer.geometries[keep], props, codes, meta, whole)
 
     def _area_weights(self, version_id: int) -> scipy.sparse.csr_matrix:
         return self.areas.queen(version_id, include_self=True)
@@ -363,42 +374,3 @@ def _meta(
             "the snap-point layout rather than where incidents happened"
         )
     return meta
-
-
-#: Per-feature statistics that are exact functions of the counts (linear, or monotone in such a
-#: statistic): published for every feature they let hidden counts be solved back, so public and
-#: partner views get the bins, clusters and categories only.
-EXACT_STATISTICS = ("gi_z", "p_value", "q_value", "p_sim", "local_i", "z", "trend_z", "trend_p")
-
-
-def _suppress(out: HotspotOutput, threshold: int) -> None:
-    if out.meta.get("method") == "kde":
-        return  # cells without enough incidents within reach were left out when computed
-    for p in out.properties:
-        for key in EXACT_STATISTICS:
-            p.pop(key, None)
-    counts = np.array([p.get("count", 0) for p in out.properties], dtype=np.int64)
-    hide = suppression_mask(counts, threshold)
-    for i in np.flatnonzero(hide).tolist():
-        out.properties[i]["count"] = None
-        if "rate_per_1000" in out.properties[i]:
-            out.properties[i]["rate_per_1000"] = None
-    _suppress_totals(out.meta, counts, hide, threshold)
-    out.meta["suppression"] = {
-        "threshold": threshold,
-        "cells_hidden": int(hide.sum()),
-        "rule": f"counts 1-{threshold - 1} hidden with secondary cells; z-scores and p/q values"
-        " are not published (they would give hidden counts back), only hotspot bins and"
-        " categories",
-    }
-
-
-def _suppress_totals(
-    meta: dict[str, Any], counts: np.ndarray, hide: np.ndarray, threshold: int
-) -> None:
-    """Totals in the metadata follow the same rule as the cells."""
-    if not total_is_safe(counts, hide, threshold):
-        meta["in_analysis"] = meta["incidents"] = None
-    small = [k for k in ("unlocated",) if meta.get(k) and 0 < meta[k] < threshold]
-    if small:
-        meta["unlocated"] = meta["incidents"] = None

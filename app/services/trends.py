@@ -20,7 +20,7 @@ from app.services.incidents import IncidentCache, IncidentFrame
 from app.store.records import DatasetRecord
 from geo.aggregate import count_by_area, count_by_area_month, month_label, month_number
 from geo.change import Change, compare_periods, seasonal_baseline
-from geo.disclosure import suppression_mask
+from geo.disclosure import protect_total, suppression_mask
 from geo.timeprofile import hour_dow_profile, month_only_caveat
 
 Compare = Literal["previous", "last_year"]
@@ -294,7 +294,8 @@ class Trends:
             np.zeros(len(frame), dtype=np.int64), month_idx, 1, len(months), mask=mask
         )
         # Only months held are history: a month never loaded is unknown, not zero.
-        held_cols = np.array([m in set(held) for m in months])
+        held_set = set(held)
+        held_cols = np.array([m in held_set for m in months])
         base = seasonal_baseline(counts[:, held_cols], held)
         expected = np.full(len(months), np.nan)
         flag = np.zeros(len(months), dtype=np.int64)
@@ -313,7 +314,7 @@ class Trends:
     def _suppress_summary(self, out: dict[str, Any]) -> None:
         series = out["series"]
         counts = np.array([s["count"] or 0 for s in series], dtype=np.int64)
-        hide = suppression_mask(counts, self.threshold)
+        hide = _protect_periods(series, counts, _published_periods(out), self.threshold)
         hidden_months = {series[i]["month"] for i in np.flatnonzero(hide).tolist()}
         for s in series:
             if s["month"] in hidden_months:
@@ -388,3 +389,33 @@ def _day_only(start: np.ndarray, end: np.ndarray) -> int:
     midnight = start == start.astype("datetime64[D]")
     whole_day = (end - start) == np.timedelta64(1, "D")
     return int((midnight & whole_day).sum())
+
+
+def _published_periods(out: dict[str, Any]) -> list[Period]:
+    """Periods whose total for the area is published beside the series (the period itself in
+    the counts table, each comparison period in the change table)."""
+    periods = [Period(out["period"]["from"], out["period"]["to"])]
+    for key in ("vs_previous", "vs_last_year"):
+        if out.get(key):
+            other = out[key]["comparison_period"]
+            periods.append(Period(other["from"], other["to"]))
+    return periods
+
+
+def _protect_periods(
+    series: list[dict[str, Any]], counts: np.ndarray, periods: list[Period], threshold: int
+) -> np.ndarray:
+    """Months to hide: the small ones (with secondary cells over the series), and more within
+    any period whose total is published, until no hidden month there is derivable from that
+    total less the months shown (months 0, 5 and a hidden 1 in a period of 6 would give 1)."""
+    hide = suppression_mask(counts, threshold)
+    where = {s["month"]: i for i, s in enumerate(series)}
+    groups = [np.array([where[m] for m in p.months if m in where], dtype=np.int64) for p in periods]
+    for _ in range(len(groups) + 1):  # overlapping periods: until nothing more is hidden
+        before = int(hide.sum())
+        for g in groups:
+            if g.size:
+                hide[g] = protect_total(counts[g], hide[g], threshold)
+        if int(hide.sum()) == before:
+            break
+    return hide

@@ -211,7 +211,8 @@ GRID_M = 2000  # a 2 km grid over Hampshire: 1,658 squares, more features than t
 
 @pytest.fixture(scope="module")
 def pop_store(tmp_path_factory: pytest.TempPathFactory, built: Path, shared_data: Path) -> Path:
-    """The store plus a Hampshire grid with a 2019 population, and a set reaching beyond Surrey."""
+    """The store plus a Hampshire grid with 2019 and 2023 populations, and a set reaching beyond
+    Surrey."""
     db = private_store(tmp_path_factory, built)
     folder = db.parent
     grid = squares(404_000, 90_000, 482_000, 175_000, GRID_M, "HK")
@@ -231,7 +232,10 @@ def pop_store(tmp_path_factory: pytest.TempPathFactory, built: Path, shared_data
     atlas = Atlas.open(settings=make_settings(db))
     try:
         atlas.import_boundaries(spec(folder / "hk.gpkg", "hk", "1", "2020-01-01"))
+        # The same year as the LSOA population (chosen among that year's layers by cover) and a
+        # nearer year that only Hampshire has (never chosen for Surrey for being nearer).
         atlas.import_population(folder / "hk.csv", "hk:1", "code", "people", 2019)
+        atlas.import_population(folder / "hk.csv", "hk:1", "code", "people", 2023)
         atlas.import_boundaries(spec(folder / "mixed.gpkg", "mixed", "1", "2020-01-01"))
     finally:
         atlas.close()

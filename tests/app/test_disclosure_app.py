@@ -12,7 +12,8 @@ from scipy.spatial import cKDTree
 from app.access.principal import Principal
 from app.atlas import Atlas
 from app.services.counts import CountQuery
-from app.services.hotspots import EXACT_STATISTICS, HotspotQuery
+from app.services.hotspot_disclosure import EXACT_STATISTICS
+from app.services.hotspots import HotspotQuery
 
 ANALYST = Principal(id="t", role="analyst")
 PUBLIC = Principal()
@@ -144,3 +145,56 @@ def test_change_rows_with_a_hidden_count_give_no_verdict(client: TestClient, loa
     assert all(
         r["direction"] for r in rows if r["current"] is not None and r["previous"] is not None
     )
+
+
+@pytest.fixture()
+def six_months(atlas: Atlas, shared_data: Path) -> Atlas:
+    months = [f"2022-0{m}" for m in range(1, 7)]
+    atlas.ingest(
+        [shared_data / "crime" / "surrey" / f"{m}-surrey-street.csv" for m in months], "surrey"
+    )
+    return atlas
+
+
+@pytest.mark.parametrize("category", ["Burglary", "Vehicle crime"])
+def test_a_period_total_beside_its_months_gives_no_hidden_month_back(
+    six_months: Atlas, category: str
+) -> None:
+    """Invariant over every ward: when the area's total for the period is published (the counts
+    table; the panel shows it beside the series), the months of that period hidden in the
+    series never add up to a small number (the analyst's figures), so 'total less the months
+    shown' gives no small count back (months 0, 5 and a hidden 1 of a total 6 gave the 1)."""
+    first, last = "2022-03", "2022-05"
+    q = CountQuery("surrey", "wards:2019", first, last, category)
+    public = {r["area_code"]: r["count"] for r in six_months.counts(q, PUBLIC)["rows"]}
+    checked = 0
+    for code, total in public.items():
+        if total is None:
+            continue
+        args = ("surrey", "wards:2019", code, first, last, category)
+        shown = six_months.area_summary(*args, PUBLIC)["series"]
+        true = {s["month"]: s["count"] for s in six_months.area_summary(*args, ANALYST)["series"]}
+        hidden = [s["month"] for s in shown if first <= s["month"] <= last and s["count"] is None]
+        if hidden:
+            checked += 1
+            # What 'total less the months shown' gives: one month's count, or several months'
+            # sum. Either must not be a small number (1-4).
+            derived = sum(true[m] for m in hidden)
+            assert derived == 0 or derived >= 5, (code, hidden, derived)
+    assert checked, "no ward had a hidden month beside a published total"
+
+
+def test_a_public_csv_says_which_counts_are_suppressed(client: TestClient, loaded: Atlas) -> None:
+    """A blank cell must not read as 'no data': the CSV carries the JSON's suppressed flag."""
+    import csv
+    import io
+
+    params = {"dataset": "surrey", "by": "wards:2019", "category": "Robbery", "format": "csv"}
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/counts", params=params).text)))
+    full = loaded.counts(CountQuery("surrey", "wards:2019", category="Robbery"), ANALYST)["rows"]
+    small = {r["area_code"] for r in full if 1 <= r["count"] <= 4}
+    assert small
+    for r in rows:
+        if r["area_code"] in small:
+            assert r["count"] == "" and r["suppressed"] == "true"
+    assert any(r["suppressed"] == "" and r["count"] != "" for r in rows)

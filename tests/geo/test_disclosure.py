@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.disclosure import suppression_mask, total_is_safe
+from geo.disclosure import protect_total, suppression_mask, total_is_safe
 from geo.errors import InvalidInput
 
 
@@ -72,3 +72,26 @@ def test_suppression_never_reveals_a_small_count(values: list[int], threshold: i
     else:
         # Too few cells to protect a published total: the caller must hide the total.
         assert int(hide.sum()) < 2 or int(c[hide].sum()) < threshold
+
+
+@given(
+    st.lists(st.integers(0, 30), min_size=1, max_size=25),
+    st.lists(st.booleans(), min_size=25, max_size=25),
+)
+def test_protect_total_only_adds_and_makes_the_total_safe(
+    values: list[int], hidden: list[bool]
+) -> None:
+    """Given any starting hidden set, the result keeps it, and the total is then safe to
+    publish, unless every visible non-zero cell is already hidden too (nothing more to hide)."""
+    counts = np.array(values)
+    start = np.array(hidden[: len(values)]) & (counts > 0)
+    out = protect_total(counts, start, 5)
+    assert (out | ~start).all()  # a superset
+    exhausted = not (~out & (counts > 0)).any()
+    assert total_is_safe(counts, out, 5) or exhausted
+    # Minimal: without the last cell it added, the total would not have been safe.
+    added = np.flatnonzero(out & ~start)
+    if added.size:
+        smaller = out.copy()
+        smaller[added[np.argmax(counts[added])]] = False
+        assert not total_is_safe(counts, smaller, 5)
