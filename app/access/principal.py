@@ -21,6 +21,9 @@ class Principal:
     role: Role = "public"
     partner: str | None = None
     scope: dict[str, Any] = field(default_factory=dict)
+    #: The reader behind an ``/embed/<token>`` page: it reads exactly its scope's dataset,
+    #: whatever its access level (its creator could), always suppressed.
+    embed_view: bool = False
 
     @property
     def is_anonymous(self) -> bool:
@@ -46,6 +49,8 @@ class Principal:
         """Open: everyone. Partner: partners and up. Restricted: its owner, analysts, admins."""
         if self.scope.get("dataset") not in (None, dataset.name):
             return False
+        if self.embed_view:
+            return self.scope.get("dataset") == dataset.name
         if dataset.access == "open" or self.at_least("analyst"):
             return True
         if dataset.access == "partner":

@@ -67,16 +67,14 @@ class EmbedViews:
         """The principal an embed's reads run as.
 
         The embed's creator was allowed to read the dataset when it was created; the viewer
-        reads exactly that dataset (``scope``) with small numbers suppressed. It acts for the
-        dataset's owner at partner level because ``Principal.can_read`` has no rule for role
-        ``embed`` on partner-only datasets; partner and public views are suppressed alike.
+        reads exactly that dataset (``scope``), whatever its access level and owner, with small
+        numbers suppressed (``embed_view``).
         """
-        dataset = self.atlas.store.datasets.get(embed.scope.dataset)
         return Principal(
             id=f"embed:{embed.id}",
-            role="partner",
-            partner=dataset.owner,
-            scope={"dataset": dataset.name},
+            role="embed",
+            scope={"dataset": embed.scope.dataset},
+            embed_view=True,
         )
 
     def spec(self, embed: Embed) -> MapSpec:
@@ -121,7 +119,14 @@ class EmbedViews:
         viewer = self.viewer(embed)
         if s.layer == "hotspots":
             out = self.atlas.hotspots(
-                HotspotQuery(s.dataset, None, s.by, s.first, s.last, s.category, areas=s.areas),
+                HotspotQuery(
+                    s.dataset,
+                    by=s.by,
+                    first=s.first,
+                    last=s.last,
+                    category=s.category,
+                    areas=s.areas,
+                ),
                 viewer,
             )
             rows = [
@@ -142,9 +147,8 @@ class EmbedViews:
         summary = self.atlas.trends.area_summary(
             dataset, s.by, code, first, last, s.category, viewer
         )
-        # The months held tell a month not held from a suppressed one (both null in the series).
-        months_held = self.atlas.incidents.frame(dataset).months()
-        return {"figures": row, "summary": summary, "months_held": months_held}
+        # Each series month says whether it is held, not held or suppressed (its ``status``).
+        return {"figures": row, "summary": summary}
 
     def boundary_label(self, embed: Embed) -> str:
         """The embed's boundary version for people: its title, else e.g. "Wards (2019)"."""

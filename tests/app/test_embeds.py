@@ -536,3 +536,21 @@ def test_scoped_embed_legend_classifies_only_its_areas(eclient: TestClient, eatl
     assert max(counts.values()) > mine.max()  # the whole geography's maximum is not shown
     assert legend["meta"]["suppression"]["cells_hidden"] == 0
     assert legend["meta"]["areas"]["filter"] == len(SCOPED)
+
+
+def test_embed_of_a_restricted_dataset_without_an_owner_works_and_stays_scoped(
+    eclient: TestClient, eatlas: Atlas
+) -> None:
+    """An operator's restricted dataset has no owner partner: its embed must still read it (and
+    nothing else), suppressed; the same token as a Bearer still reads no more than the public."""
+    eatlas.store.datasets.configure(DATASET, None, "restricted")
+    assert eatlas.store.datasets.get(DATASET).owner is None
+    scope = EmbedScope(DATASET, "wards:2019", "counts", SCOPED, "2023-01", "2023-01")
+    embed = create_embed(eatlas, eatlas.settings, OPERATOR, scope, date.today() + timedelta(3))
+    legend = eclient.get(f"{embed.path}/legend.json")
+    assert legend.status_code == 200, legend.text
+    assert legend.json()["meta"]["suppression"]["threshold"] == 5
+    area = eclient.get(f"{embed.path}/areas/{SCOPED[0]}")
+    assert area.status_code == 200 and area.json()["figures"]["count"] >= 5
+    params = {"dataset": DATASET, "by": "wards:2019"}
+    _problem(eclient.get("/api/v1/counts", params=params, headers=_auth(embed.token)), 403)
