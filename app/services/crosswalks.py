@@ -88,12 +88,15 @@ class Crosswalks:
         return cw, note
 
     def _finest_population(self, from_id: int) -> tuple[AreaLayer, int]:
-        """The latest year's population layer that best covers the from-version (finest)."""
-        layers = self.store.population.layers()
-        if not layers:
-            raise NotFound("population weights need a population layer: `atlas population import`")
-        year = max(y for _, y in layers)
-        pick = self.denominators.choose(self.areas.layer(from_id).version, year)
+        """The finest population layer of the latest year that covers the from-version."""
+        version = self.areas.layer(from_id).version
+        try:
+            year = self.denominators.covering_years(version)[-1]
+        except NotFound as exc:
+            raise NotFound(
+                "population weights need a population layer: `atlas population import`"
+            ) from exc
+        pick = self.denominators.choose(version, year)
         return self.areas.layer(pick.version_id), year
 
     def _population(self, layer: AreaLayer, year: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Resident population for any boundary version, rolled up from the finest population layer.
 
-Which layer: among the layers of the population year nearest the period, the finest (smallest
-mean area) of those covering at least ``MIN_LAYER_COVERAGE`` of the target version's area. A
+Which layer: the population year nearest the period among the years that have a layer covering
+at least ``MIN_LAYER_COVERAGE`` of the target version's area, then the finest (smallest mean
+area) of that year's covering layers. A
 layer is never chosen for its feature count alone: a fine grid over another county covers none
 of this one. An area of the target covered less than ``MIN_AREA_COVERAGE`` by the chosen layer
 gets no population (NaN, shown as null with a caveat), never a silent 0.
@@ -58,6 +59,7 @@ class Denominators:
         self.areas = areas
         self._crosswalks: dict[tuple[int, int], Crosswalk] = {}
         self._coverage: dict[tuple[int, int], np.ndarray] = {}
+        self._weights: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def for_period(self, target: BoundaryVersionRecord, first: str, last: str) -> Denominator:
@@ -65,11 +67,9 @@ class Denominators:
 
         Raises NotFound when no population layer is held.
         """
-        layers = self.store.population.layers()
-        if not layers:
-            raise NotFound("no population is loaded: `atlas population import` (needed for rates)")
-        year = nearest_year(sorted({y for _, y in layers}), first, last)
-        if (target.id, year) in layers:
+        years = self.covering_years(target)
+        year = nearest_year(years, first, last)
+        if (target.id, year) in self.store.population.layers():
             return self._direct(target, year)
         pick = self.choose(target, year)
         src_layer = self.areas.layer(pick.version_id)
@@ -94,6 +94,35 @@ class Denominators:
             tuple(str(c) for c in codes),
         )
 
+    def covering_years(self, target: BoundaryVersionRecord) -> list[int]:
+        """Years with a population layer covering ``target`` (its own, or one covering at least
+        ``MIN_LAYER_COVERAGE`` of its area); every year held when none does (the best cover is
+        then used, and its caveat names the areas left without population).
+
+        Raises NotFound when no population is held at all.
+        """
+        layers = self.store.population.layers()
+        if not layers:
+            raise NotFound("no population is loaded: `atlas population import` (needed for rates)")
+        covering = {y for vid, y in layers if self._share(target.id, vid) >= MIN_LAYER_COVERAGE}
+        return sorted(covering or {y for _, y in layers})
+
+    def _share(self, target_id: int, layer_id: int) -> float:
+        """Share of the target version's area covered by a layer's areas (cached)."""
+        if target_id == layer_id:
+            return 1.0
+        weight = self._area_weights(target_id)
+        return float(np.dot(self._covered(target_id, layer_id), weight) / weight.sum())
+
+    def _area_weights(self, version_id: int) -> np.ndarray:
+        with self._lock:
+            found = self._weights.get(version_id)
+        if found is None:
+            found = np.asarray(shapely.area(self.areas.layer(version_id).geometries))
+            with self._lock:
+                self._weights[version_id] = found
+        return found
+
     def _direct(self, target: BoundaryVersionRecord, year: int) -> Denominator:
         layer = self.areas.layer(target.id)
         table = self.store.population.get(target.id, year)
@@ -109,13 +138,15 @@ class Denominators:
         ids = sorted({vid for vid, y in self.store.population.layers() if y == year})
         if not ids:
             raise NotFound(f"no population layer is held for {year}")
-        weight = shapely.area(self.areas.layer(target.id).geometries)
-        scored = []
-        for vid in ids:
-            per_area = self._covered(target.id, vid)
-            share = float(np.dot(per_area, weight) / weight.sum())
-            geoms = self.areas.layer(vid).geometries
-            scored.append((vid, share, float(shapely.area(geoms).mean()), per_area))
+        scored = [
+            (
+                vid,
+                self._share(target.id, vid),
+                float(self._area_weights(vid).mean()),
+                self._covered(target.id, vid),
+            )
+            for vid in ids
+        ]
         covering = [s for s in scored if s[1] >= MIN_LAYER_COVERAGE]
         best = min(covering, key=lambda s: s[2]) if covering else max(scored, key=lambda s: s[1])
         held = "; ".join(
