@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -19,17 +19,11 @@ from typing import Any
 import numpy as np
 
 from app.access.principal import OPERATOR, Principal
-from app.errors import AppError, BadRequest, Conflict, NotFound
-from app.ingest.pipeline import (
-    IngestContext,
-    Outcome,
-    PreparedBatch,
-    ingest_source,
-    prepare_batch,
-    read_checked,
-)
+from app.errors import BadRequest, Conflict
+from app.ingest.pipeline import IngestContext, Outcome, PreparedBatch
 from app.ingest.profiles import Profile, load_profile
-from app.ingest.reader import RawTable, SourceFile, collect_sources
+from app.ingest.reader import SourceFile, collect_sources
+from app.ingest.run import ProgressFn, Step, land_all, prepare_all, read_all, stepper
 from app.services.areas import AreaCatalogue
 from app.services.boundaries import BoundarySpec, import_boundary, register_bundled
 from app.services.counts import CountQuery, counts_table
@@ -45,9 +39,8 @@ from app.services.tiles import TileCutter
 from app.services.trends import Compare, Trends
 from app.settings import Settings, get_settings
 from app.store import Store, open_store
-from app.store.records import BoundaryVersionRecord, DatasetRecord
+from app.store.records import BoundaryVersionRecord, DatasetRecord, PartnerRecord
 from geo.disclosure import suppression_mask
-from geo.errors import InvalidInput
 
 ACCESS_LEVELS = ("open", "partner", "restricted")
 DEMO_DATASET = "police-uk-surrey"
@@ -173,26 +166,38 @@ class Atlas:
         access given for an existing dataset must match it (change them with
         ``atlas datasets configure``), never silently ignored.
         """
+        if not create:
+            found = self.store.datasets.get(name)
+            _check_unchanged(found, owner, access)
+            return found
+        return self._find_or_create(name, owner, access)[0]
+
+    def add_partner(self, code: str, name: str | None = None) -> PartnerRecord:
+        """Register a partner organisation (its code follows the dataset naming rule)."""
+        check_name("partner", code)
+        return self.store.datasets.add_partner(code, name or code)
+
+    def _find_or_create(
+        self, name: str, owner: str | None, access: str | None
+    ) -> tuple[DatasetRecord, bool]:
+        """The dataset and whether this call created it (a lost race reuses the winner's)."""
         if access is not None and access not in ACCESS_LEVELS:
             raise BadRequest(f"access must be one of {', '.join(ACCESS_LEVELS)}")
         found = self.store.datasets.find(name)
-        if found is not None:
-            _check_unchanged(found, owner, access)
-            return found
-        if not create:
-            return self.store.datasets.get(name)
-        check_name("dataset", name)
-        try:
-            return self.store.datasets.create(
-                name, owner, access or ("restricted" if owner else "open")
-            )
-        except Conflict:
-            # Another process created it between our look and our insert: use theirs.
-            raced = self.store.datasets.find(name)
-            if raced is None:
-                raise
-            _check_unchanged(raced, owner, access)
-            return raced
+        if found is None:
+            check_name("dataset", name)
+            try:
+                made = self.store.datasets.create(
+                    name, owner, access or ("restricted" if owner else "open")
+                )
+                return made, True
+            except Conflict:
+                # Another process created it between our look and our insert: use theirs.
+                found = self.store.datasets.find(name)
+                if found is None:
+                    raise
+        _check_unchanged(found, owner, access)
+        return found, False
 
     def ingest(
         self,
@@ -234,45 +239,16 @@ class Atlas:
         idempotency_key: str | None,
         progress: ProgressFn | None,
     ) -> list[Outcome]:
-        step = _stepper(progress, total=4 * len(sources))
-        tables = self._read_all(sources, profile, step)
-        existed = self.store.datasets.find(dataset) is not None
-        ds = self.dataset(dataset, owner, access, create=True)
-        done: list[Outcome] = []
+        step = stepper(progress, total=4 * len(sources))
+        files = list(zip(sources, read_all(sources, profile, step), strict=True))
+        ds, created = self._find_or_create(dataset, owner, access)
         try:
-            self._ingest_tables(ds, sources, tables, profile, partner, idempotency_key, step, done)
+            return land_all(self._context(step), ds, files, profile, partner, idempotency_key)
         except Exception:
-            if not existed and not done:
-                # A failed first load leaves no empty dataset behind.
+            if created:
+                # A failed first load leaves no empty dataset (the store keeps one with batches).
                 self.store.datasets.delete_if_empty(ds.id)
             raise
-        return done
-
-    def _ingest_tables(
-        self,
-        ds: DatasetRecord,
-        sources: Sequence[SourceFile],
-        tables: Sequence[RawTable],
-        profile: Profile,
-        partner: str | None,
-        idempotency_key: str | None,
-        step: Callable[[str], None],
-        done: list[Outcome],
-    ) -> None:
-        """Ingest read files one atomic batch each, appending each outcome to ``done``."""
-        ctx = self._context(step)
-        who = partner if partner is not None else (ds.owner or "")
-        for s, t in zip(sources, tables, strict=True):
-            try:
-                done.append(ingest_source(ctx, ds, s, t, profile, who, idempotency_key))
-            except AppError as exc:
-                # Each file is its own atomic batch: say which failed and what already landed.
-                landed = ", ".join(f"{o.batch.id} ({o.report.get('file')})" for o in done)
-                _name_file(exc, s.name)
-                if landed:
-                    exc.detail += f" [batches already written by this command: {landed}]"
-                    exc.args = (exc.detail,)
-                raise
 
     def dry_run(
         self,
@@ -288,32 +264,14 @@ class Atlas:
         """
         prof = load_profile(profile)
         sources = collect_sources(list(paths), max_bytes=2**31)
-        step = _stepper(progress, total=3 * len(sources))
-        tables = self._read_all(sources, prof, step)
+        step = stepper(progress, total=3 * len(sources))
+        files = list(zip(sources, read_all(sources, prof, step), strict=True))
         ds = self.store.datasets.find(dataset) or DatasetRecord(
             -1, dataset, None, "open", "", datetime.now(UTC).replace(tzinfo=None)
         )
-        ctx = self._context(step)
-        who = partner if partner is not None else (ds.owner or "")
-        return [
-            prepare_batch(ctx, ds, s, t, prof, who) for s, t in zip(sources, tables, strict=True)
-        ]
+        return prepare_all(self._context(step), ds, files, prof, partner)
 
-    def _read_all(
-        self, sources: Sequence[SourceFile], profile: Profile, step: Callable[[str], None]
-    ) -> list[RawTable]:
-        """Read and check every file before anything is written (a bad file stops them all)."""
-        tables = []
-        for s in sources:
-            step(f"reading {s.name}")
-            try:
-                tables.append(read_checked(s, profile))
-            except AppError as exc:
-                _name_file(exc, s.name)
-                raise
-        return tables
-
-    def _context(self, step: Callable[[str], None]) -> IngestContext:
+    def _context(self, step: Step) -> IngestContext:
         return IngestContext(
             store=self.store,
             geocoder=self.geocoder,
@@ -439,42 +397,6 @@ class Atlas:
 
     def geocode(self, queries: Sequence[str]) -> list[GeocodeResult]:
         return [self.geocoder.geocode(q) for q in queries]
-
-    def geocode_each(self, queries: Sequence[str]) -> list[dict[str, Any]]:
-        """Every query's result, or ``{"query", "error"}`` for one that cannot be geocoded: one
-        bad postcode in a list does not lose the others."""
-        out: list[dict[str, Any]] = []
-        for q in queries:
-            try:
-                out.append({"query": q, **self.geocoder.geocode(q).as_dict()})
-            except (BadRequest, NotFound, InvalidInput) as exc:
-                # This query's own fault; a missing grid or store still fails the whole call.
-                out.append({"query": q, "error": getattr(exc, "detail", str(exc))})
-        return out
-
-
-#: Progress callback: (stage description, steps done, steps in all).
-ProgressFn = Callable[[str, int, int], None]
-
-
-def _stepper(progress: ProgressFn | None, total: int) -> Callable[[str], None]:
-    """A per-stage callback that counts steps towards ``total`` (four per file)."""
-    done = 0
-
-    def step(stage: str) -> None:
-        nonlocal done
-        if progress is not None:
-            progress(stage, done, total)
-        done += 1
-
-    return step
-
-
-def _name_file(exc: AppError, name: str) -> None:
-    """Start an error's message with the file it is about (once)."""
-    if not exc.detail.startswith(f"{name}:"):
-        exc.detail = f"{name}: {exc.detail}"
-        exc.args = (exc.detail,)
 
 
 def _check_unchanged(found: DatasetRecord, owner: str | None, access: str | None) -> None:

@@ -224,7 +224,7 @@ def geocode(
 ) -> None:
     """Easting/northing (EPSG:27700) and a 10-figure grid reference for each query."""
     with failures():
-        results = open_atlas(db).geocode_each(queries)
+        results = [r.as_dict() for r in open_atlas(db).geocoder.geocode_each(queries)]
         emit(results, as_json, print_table)
         failed = [r for r in results if "error" in r]
         if failed:

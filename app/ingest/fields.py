@@ -29,8 +29,8 @@ class When:
     """When each row happened."""
 
     month: np.ndarray  # object "YYYY-MM" ("" when rejected)
-    start: np.ndarray  # datetime64[s]; NaT when only the month or date is known
-    end: np.ndarray  # datetime64[s]; == start for an exact time, later for a window
+    start: np.ndarray  # datetime64[s]; NaT when only the month is known
+    end: np.ndarray  # datetime64[s]; == start for an exact time, later for a window [start, end)
     reason: np.ndarray  # object: "" or a rejection reason
     kind: str  # "month", "date", "datetime" or "window"
 
@@ -183,9 +183,9 @@ def _window(table: RawTable, spec: Dates, today: date) -> When:
     # No end given: the window is the start alone (its whole day when the start is a date).
     end = np.where(np.isnat(end) & (to_values == ""), _whole_days(first)[1], end)
     reason[(reason == "") & np.isnat(end)] = "invalid_date"
-    # Compare the end as written (a date-only end is its day's start) with the start.
-    written_end = np.where(np.isnat(last.ts), end, last.ts)
-    reason[(reason == "") & (written_end < start)] = "window_ends_before_start"
+    # An exact end may equal the start; a date-only end (the next midnight) must pass it.
+    before = np.where(last.timed | np.isnat(last.ts), end < start, end <= start)
+    reason[(reason == "") & before] = "window_ends_before_start"
     return _finish(start, start, end, reason, "window", today)
 
 

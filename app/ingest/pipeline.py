@@ -230,8 +230,9 @@ def _stream(table: RawTable, profile: Profile, partner: str, keep: np.ndarray) -
 
 
 def _distinct(values: np.ndarray) -> tuple[str, ...]:
-    """The distinct non-empty strings of a column, sorted (hashing in C, not a Python loop)."""
-    return tuple(sorted(set(values.tolist()) - {"", None}))
+    """The distinct non-empty strings of a column, sorted (Arrow's hash table, in C)."""
+    found = pc.unique(pa.array(values, type=pa.string(), from_pandas=True)).to_pylist()
+    return tuple(sorted(v for v in found if v))
 
 
 def _replaced_batches(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
 from app.store import Store
 from geo.errors import InvalidInput, OutsideGridExtent
 from geo.gridref import format_gridref
@@ -33,6 +33,17 @@ class GeocodeResult:
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v != "" or k == "gridref"}
+
+
+@dataclass(frozen=True)
+class GeocodeFailure:
+    """A query that could not be geocoded, and why."""
+
+    query: str
+    error: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"query": self.query, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,17 @@ class Geocoder:
             found,
             _where_found(found, table.terminated[idx]),
         )
+
+    def geocode_each(self, queries: list[str]) -> list[GeocodeResult | GeocodeFailure]:
+        """Every query's result, or its failure: one bad postcode in a list does not lose the
+        others. A missing grid or store still fails the whole call."""
+        out: list[GeocodeResult | GeocodeFailure] = []
+        for q in queries:
+            try:
+                out.append(self.geocode(q))
+            except (BadRequest, NotFound, InvalidInput) as exc:
+                out.append(GeocodeFailure(q, getattr(exc, "detail", str(exc))))
+        return out
 
     def geocode(self, text: str) -> GeocodeResult:
         """One free-text query: grid reference, postcode, ``lat,lon`` or ``easting,northing``.

@@ -304,9 +304,9 @@ class SqlBatches:
         with self.engine.connect() as conn:
             held = conn.execute(q).all()
         batch_ids = [int(r[0]) for r in held]
-        data = self._columns(batch_ids, list(columns or INCIDENT_COLUMNS))
-        if "month" not in data:
-            data["month"] = self._columns(batch_ids, ["month"])["month"]
+        # ``month`` always comes too: IncidentColumns counts its incidents by it.
+        names = list(dict.fromkeys([*(columns or INCIDENT_COLUMNS), "month"]))
+        data = self._columns(batch_ids, names)
         sizes = [int(r[1]) for r in held]
         return IncidentColumns(data, np.repeat(np.array(batch_ids, dtype=np.int64), sizes))
 

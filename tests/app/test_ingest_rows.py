@@ -168,16 +168,20 @@ def test_mapping_profile_with_windows_gridrefs_and_excel_serials(
         "3,Noise,Flat,2022-03-04T10:00:00,,,499417,149731",
         "4,Noise,Flat,2022-03-04T10:00:00,,XX123,,",  # invalid grid reference
         "5,Noise,Flat,2022-03-05,2022-03-04,,,",  # window ends before it starts
+        "6,Noise,Flat,2022-03-05 10:00,2022-03-05,su9949,,",  # ends with its own day: fine
     ]
     path = write(tmp_path, "council.csv", ("\n".join(rows) + "\n").encode())
     (out,) = atlas.ingest([path], "council", profile=str(prof))
     r = out.report
-    assert r["accepted"] == 3
+    assert r["accepted"] == 4
     assert r["rejected"] == {"invalid_grid_reference": 1, "window_ends_before_start": 1}
     cols = atlas.store.batches.load_incidents(atlas.store.datasets.get("council").id)
-    assert cols["category"].tolist() == ["Abandoned vehicle", "Noise", "Noise"]
-    assert cols["easting"].tolist() == [499417, 499000, 499417]
-    assert cols["precision_m"].tolist() == [1, 1000, 1]
+    assert cols["category"].tolist() == ["Abandoned vehicle", "Noise", "Noise", "Noise"]
+    # A date-only end runs to the end of its day (windows are half-open).
+    assert str(cols["occurred_from"][3]) == "2022-03-05T10:00:00"
+    assert str(cols["occurred_to"][3]) == "2022-03-06T00:00:00"
+    assert cols["easting"].tolist() == [499417, 499000, 499417, 499000]
+    assert cols["precision_m"].tolist() == [1, 1000, 1, 1000]
     assert str(cols["occurred_from"][1]) == "2022-03-04T12:00:00"
     assert str(cols["occurred_to"][0]) == "2022-03-05T06:00:00"
 

@@ -22,6 +22,25 @@ from alembic import op
 from app.store.columnar import encode, id_hashes
 from app.store.records import INCIDENT_COLUMNS
 
+#: The columns of the ``incidents`` table this migration reads, as they were (frozen here: the
+#: store's column list may grow later; anything newer is filled empty for these batches).
+OLD_COLUMNS = {
+    "source_row": "int64",
+    "source_id": "object",
+    "month": "object",
+    "occurred_from": "datetime64[s]",
+    "occurred_to": "datetime64[s]",
+    "category": "object",
+    "easting": "float64",
+    "northing": "float64",
+    "precision_m": "float64",
+    "geocode_method": "object",
+    "location_text": "object",
+    "supplied_area": "object",
+    "outcome": "object",
+    "flags": "int64",
+}
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -50,7 +69,7 @@ def upgrade() -> None:
 
 
 def _convert(conn: sa.Connection) -> None:
-    names = list(INCIDENT_COLUMNS)
+    names = list(OLD_COLUMNS)
     batches = conn.execute(
         sa.text("SELECT DISTINCT batch_id, dataset_id FROM incidents ORDER BY batch_id")
     ).all()
@@ -59,9 +78,9 @@ def _convert(conn: sa.Connection) -> None:
             sa.text(f"SELECT {', '.join(names)} FROM incidents WHERE batch_id = :b ORDER BY id"),
             {"b": batch_id},
         ).all()
-        columns = {
-            n: _column([r[i] for r in rows], INCIDENT_COLUMNS[n]) for i, n in enumerate(names)
-        }
+        columns = {n: _column([r[i] for r in rows], OLD_COLUMNS[n]) for i, n in enumerate(names)}
+        for name, kind in INCIDENT_COLUMNS.items():
+            columns.setdefault(name, _column([None] * len(rows), kind))
         conn.execute(
             sa.text(
                 "INSERT INTO batch_incidents (batch_id, dataset_id, n_incidents, arrow_ipc, "
@@ -87,7 +106,7 @@ def _column(values: list[Any], kind: str) -> np.ndarray:
             dtype="datetime64[s]",
         )
     if kind == "int64":
-        return np.array(values, dtype=np.int64)
+        return np.array([0 if v is None else v for v in values], dtype=np.int64)
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
