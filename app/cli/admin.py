@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from app.access.tokens import create_token
-from app.atlas import ACCESS_LEVELS, check_name
+from app.atlas import ACCESS_LEVELS
 from app.cli.common import (
     DbOpt,
     JsonOpt,
@@ -35,8 +35,7 @@ def partners_add(
 ) -> None:
     """Register a partner organisation."""
     with failures():
-        check_name("partner", partner)
-        rec = open_atlas(db).store.datasets.add_partner(partner, name or partner)
+        rec = open_atlas(db).add_partner(partner, name)
         emit({"partner": rec.code, "name": rec.name}, as_json, print_mapping)
 
 
@@ -163,18 +162,36 @@ def datasets_batches(
     with failures():
         atlas = open_atlas(db)
         ds = atlas.store.datasets.get(dataset)
-        rows = [
+        # JSON: each batch's own report (the ingest report's names) with its history fields.
+        batches = [
             {
-                "batch": b.id,
+                **b.report,
+                "batch_id": b.id,
                 "file": b.filename,
-                "loaded": b.created_at,
-                "status": b.status,
-                "months": ",".join(b.months),
-                "rows": b.report.get("rows_read"),
-                "accepted": b.report.get("accepted"),
-                "rejected": sum((b.report.get("rejected") or {}).values()),
+                "created_at": b.created_at,
+                "months": list(b.months),
+                "active": b.active,
                 "superseded_by": b.superseded_by,
             }
             for b in atlas.store.batches.all(ds.id, active_only=active)
         ]
-        emit(rows, as_json, print_table)
+        emit(batches, as_json, _print_batches)
+
+
+def _print_batches(batches: list[dict[str, Any]]) -> None:
+    print_table(
+        [
+            {
+                "batch": b["batch_id"],
+                "file": b["file"],
+                "loaded": b["created_at"],
+                "status": b.get("status"),
+                "months": ",".join(b["months"]),
+                "rows": b.get("rows_read"),
+                "accepted": b.get("accepted"),
+                "rejected": sum((b.get("rejected") or {}).values()),
+                "superseded_by": b["superseded_by"],
+            }
+            for b in batches
+        ]
+    )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from app.cli.common import (
-    CliFailure,
     DbOpt,
     JsonOpt,
     emit,
@@ -26,12 +25,10 @@ from app.services.hotspots import HotspotQuery
 FromOpt = Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive)")]
 CategoryOpt = Annotated[str | None, typer.Option(help="Only this category")]
-FormatOpt = Annotated[str | None, typer.Option("--format", help="csv or json")]
+FormatOpt = Annotated[Literal["csv", "json"] | None, typer.Option("--format", help="csv or json")]
 
 
 def _output(data: dict[str, Any], fmt: str | None, as_json: bool, human: Any) -> None:
-    if fmt not in (None, "csv", "json"):
-        raise CliFailure(f"--format must be csv or json, not {fmt!r}")
     if fmt == "csv" and not as_json:
         sys.stdout.write(csv_export(data["rows"], data["meta"]).text)
         return
@@ -93,17 +90,17 @@ def register(cli: typer.Typer) -> None:
         first: FromOpt = None,
         last: ToOpt = None,
         category: CategoryOpt = None,
-        compare: Annotated[str, typer.Option(help="previous or last_year")] = "last_year",
+        compare: Annotated[
+            Literal["previous", "last_year"], typer.Option(help="previous or last_year")
+        ] = "last_year",
         fmt: FormatOpt = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Per area: this period vs the previous period or the same period last year."""
         with failures():
-            if compare not in ("previous", "last_year"):
-                raise CliFailure("--compare must be previous or last_year")
             atlas = open_atlas(db)
-            out = atlas.change(dataset, by, first, last, category, compare)  # type: ignore[arg-type]
+            out = atlas.change(dataset, by, first, last, category, compare)
             _output(out, fmt, as_json, _print_change)
 
     @cli.command()
@@ -146,26 +143,26 @@ def register(cli: typer.Typer) -> None:
             str | None,
             typer.Option(help="Grid: partnership (default), data, or a boundary selector"),
         ] = None,
-        fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
+        fmt: Annotated[
+            Literal["geojson", "csv"], typer.Option("--format", help="geojson or csv")
+        ] = "geojson",
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Hotspots: Gi* with FDR (default), kde, local_moran or emerging; GeoJSON or CSV."""
         with failures():
-            if fmt not in ("geojson", "csv"):
-                raise CliFailure("--format must be geojson or csv")
             q = HotspotQuery(
                 dataset,
-                grid,
-                by,
-                first,
-                last,
-                category,
-                permutations,
-                seed,
-                method,
-                bandwidth,
-                kernel,
+                grid_m=grid,
+                by=by,
+                first=first,
+                last=last,
+                category=category,
+                permutations=permutations,
+                seed=seed,
+                method=method,
+                bandwidth_m=bandwidth,
+                kernel=kernel,
                 extent=extent,
             )
             out = open_atlas(db).hotspots(q)
@@ -186,17 +183,17 @@ def register(cli: typer.Typer) -> None:
         sel_to: Annotated[str, typer.Option("--to", help="Version to move it to")],
         code_field: Annotated[str, typer.Option(help="Column with the area code")],
         value_field: Annotated[str, typer.Option(help="Column with the value")],
-        weights: Annotated[str, typer.Option(help="area or population")] = "area",
+        weights: Annotated[
+            Literal["area", "population"], typer.Option(help="area or population")
+        ] = "area",
         fmt: FormatOpt = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Convert an aggregate table between boundary versions through the crosswalk."""
         with failures():
-            if weights not in ("area", "population"):
-                raise CliFailure("--weights must be area or population")
             table = read_aggregate(csv_path, None, code_field, value_field)
-            out = open_atlas(db).crosswalks.reassign_table(table, sel_from, sel_to, weights)  # type: ignore[arg-type]
+            out = open_atlas(db).crosswalks.reassign_table(table, sel_from, sel_to, weights)
             _output(out, fmt, as_json, _print_reassign)
 
     @cli.command()

@@ -45,7 +45,7 @@ def store_url(db: str | None) -> str | None:
 
 
 class CliFailure(Exception):
-    """Raised inside commands for a one-line failure."""
+    """Raised inside commands for a one-line failure (exit 1)."""
 
 
 @contextmanager

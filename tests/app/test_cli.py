@@ -95,6 +95,7 @@ def bare(*args: str) -> subprocess.CompletedProcess[str]:
         ("nosuch",),
         ("geocode",),
         ("reassign", "/nonexistent.csv", "--from", "wards:2013", "--to", "wards:2019"),
+        ("counts", "--dataset", "d", "--by", "districts", "--format", "xml"),  # a bad value
     ],
 )
 def test_usage_errors_are_one_line(args: tuple[str, ...]) -> None:
@@ -149,9 +150,12 @@ def test_batch_history_and_distance_limit(db: Path, tmp_path: Path) -> None:
     assert fix["status"] == "replaced" and fix["accepted"] == 3 and fix["rejected"] == {}
     assert fix["replaced_accepted"] == 1
     history = json.loads(run("datasets", "batches", "hist", "--json", db=db).stdout)
-    assert [(b["file"], b["superseded_by"]) for b in history] == [
-        ("a.csv", fix["batch_id"]),
-        ("b.csv", None),
+    assert [(b["file"], b["superseded_by"], b["active"]) for b in history] == [
+        ("a.csv", fix["batch_id"], False),
+        ("b.csv", None, True),
     ]
+    # The same names as the ingest report.
+    assert history[1]["rejected"] == {} and history[1]["rows_read"] == 3
+    assert history[1]["months"] == ["2022-04"] and history[1]["batch_id"] == fix["batch_id"]
     active = json.loads(run("datasets", "batches", "hist", "--active", "--json", db=db).stdout)
-    assert [b["batch"] for b in active] == [fix["batch_id"]]
+    assert [b["batch_id"] for b in active] == [fix["batch_id"]]
