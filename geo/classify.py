@@ -114,12 +114,16 @@ class Classification:
         index[np.isnan(array)] = -1
         return index
 
-    def labels(self, fmt: str = "{:,.0f}", hidden_below: int = 0) -> list[str]:
+    def labels(
+        self, fmt: str = "{:,.0f}", hidden_below: int = 0, values: np.ndarray | None = None
+    ) -> list[str]:
         """Human-readable class ranges, e.g. ``["0 – 12", "13 – 40", ...]``.
 
         For whole-number data the ranges show the whole numbers each class can hold (upper
-        ``floor(break)``, next lower ``floor(break) + 1``); otherwise neighbouring classes share
-        their boundary value. A class that holds a single whole number shows just that number.
+        ``floor(break)``, next lower ``floor(break) + 1``). For other data, given the mapped
+        ``values``, each class shows the lowest and highest value it holds (``"0.51 – 0.97"``,
+        ``"1.02 – 3.50"``: no shared edge to wonder about); without them neighbouring classes
+        share their boundary value. A class that holds a single value shows just that value.
 
         Parameters
         ----------
@@ -136,6 +140,8 @@ class Classification:
             One label per class.
         """
         lowers, uppers, hidden_only = self._label_bounds(hidden_below)
+        if values is not None and not self.integer_valued:
+            lowers, uppers = self._observed(values, lowers, uppers)
         labels = []
         for lower, upper, hidden in zip(lowers, uppers, hidden_only, strict=True):
             text_low, text_up = fmt.format(lower), fmt.format(upper)
@@ -161,6 +167,19 @@ class Classification:
     def display_breaks(self) -> list[float]:
         """The breaks for JSON and labels, without floating-point noise (:func:`tidy`)."""
         return [tidy(float(b)) for b in self.breaks]
+
+    def _observed(
+        self, values: np.ndarray, lowers: list[float], uppers: list[float]
+    ) -> tuple[list[float], list[float]]:
+        """The lowest and highest value in each class (a class with none keeps its bounds)."""
+        array = _as_float(values).ravel()
+        array = array[np.isfinite(array)]
+        cls = self.classes(array)
+        low, high = list(lowers), list(uppers)
+        for i in np.unique(cls).tolist():  # one step per class, not per value
+            held = array[cls == i]
+            low[i], high[i] = tidy(float(held.min())), tidy(float(held.max()))
+        return low, high
 
     def _label_bounds(self, hidden_below: int = 0) -> tuple[list[float], list[float], list[bool]]:
         """Label bounds of each class, and whether only hidden whole numbers fall in it."""

@@ -19,6 +19,8 @@ from geo.tiles.legend import LegendItem, choropleth_legend
 FILL_ALPHA = 215
 #: The class of a map whose every value is 0.
 NO_INCIDENTS_LABEL = "No incidents"
+#: The one class of a map over months none of which is held: unknown, not zero.
+NOTHING_HELD_LABEL = "No data held for the period"
 
 
 def palette_for(name: str, k: int) -> list[str]:
@@ -72,11 +74,13 @@ def style_choropleth(
     palette: str,
     title: str,
     hidden_below: int = 0,
+    nothing_held: bool = False,
 ) -> Classes:
     """Classify ``values`` once and colour them (no finite value: nothing coloured, no classes).
 
     ``hidden_below`` is the suppression threshold of a suppressed view (0: none). A map whose
-    values are all 0 gets one class, "No incidents", in the lightest colour, not the darkest.
+    values are all 0 gets one class, "No incidents", in the lightest colour, not the darkest
+    ("No data held for the period" when ``nothing_held``: none of its months is held).
     """
     n = values.size
     if not np.isfinite(values).any():
@@ -94,7 +98,10 @@ def style_choropleth(
         title,
         suppressed=hidden_below > 1,
         hidden_below=hidden_below,
-        zero_label=NO_INCIDENTS_LABEL if all_zero else None,
+        zero_label=(NOTHING_HELD_LABEL if nothing_held else NO_INCIDENTS_LABEL)
+        if all_zero
+        else None,
+        values=values,
     )
     meta = {
         "method": c.method,

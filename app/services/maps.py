@@ -246,8 +246,9 @@ class MapBuilder:
         }
         title = "Incidents per 1,000 residents" if rates else "Incidents"
         threshold = self.atlas.settings.suppression_threshold if principal.suppressed else 0
+        nothing_held = (meta.get("months") or {}).get("held") == 0
         style = style_choropleth(
-            values, spec.classes, spec.k, spec.breaks, spec.palette, title, threshold
+            values, spec.classes, spec.k, spec.breaks, spec.palette, title, threshold, nothing_held
         )
         fill, legend = style.fill_rgba, style.legend
         if legend:
@@ -279,7 +280,13 @@ class MapBuilder:
     def _hotspots(self, spec: MapSpec, principal: Principal, key: str) -> ThematicMap:
         assert spec.dataset is not None
         q = HotspotQuery(
-            spec.dataset, spec.grid, spec.by, spec.first, spec.last, spec.category, areas=spec.areas
+            spec.dataset,
+            grid_m=spec.grid,
+            by=spec.by,
+            first=spec.first,
+            last=spec.last,
+            category=spec.category,
+            areas=spec.areas,
         )
         out = self.atlas.hotspots(q, principal)
         bins = np.array([p["hotspot_bin"] for p in out.properties], dtype=np.int64)

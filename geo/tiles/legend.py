@@ -12,6 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from geo.classify import Classification
@@ -74,6 +75,7 @@ def choropleth_legend(
     fmt: str | None = None,
     hidden_below: int = 0,
     zero_label: str | None = None,
+    values: np.ndarray | None = None,
 ) -> list[LegendItem]:
     """Legend items of a choropleth map.
 
@@ -97,6 +99,9 @@ def choropleth_legend(
         labels skip them (``"5 – 9"``, not ``"1 – 9"``); see ``Classification.labels``.
     zero_label : str, optional
         Label of a class holding exactly 0 (e.g. ``"No incidents"``); default the number.
+    values : numpy.ndarray, optional
+        The values mapped (shown ones only): labels of continuous data (rates) then give each
+        class's lowest and highest value; see ``Classification.labels``.
 
     Returns
     -------
@@ -119,7 +124,7 @@ def choropleth_legend(
         small = float(classification.breaks[-1]) < 10
         fmt = "{:,.0f}" if classification.integer_valued else "{:,.2f}" if small else "{:,.1f}"
     lowers, uppers = classification.bounds()
-    labels = classification.labels(fmt, hidden_below)
+    labels = classification.labels(fmt, hidden_below, values)
     items = [
         LegendItem(
             zero_label if zero_label and lower == upper == 0 else label,

@@ -256,7 +256,8 @@ def test_a_map_without_incidents_is_one_light_no_incidents_class(
     empty = {**PARAMS, "from": "2021-01", "to": "2021-03"}
     legend = client.get("/api/v1/tiles/counts/legend.json", params=empty).json()
     (only,) = _classes(legend)
-    assert only["label"] == "No incidents" and only["colour"] == YLORRD_LIGHTEST
+    # None of these months is held: unknown, not zero incidents.
+    assert only["label"] == "No data held for the period" and only["colour"] == YLORRD_LIGHTEST
     assert "lightest" in legend["meta"]["classification"]["note"]
     assert "no incidents in this selection" in legend["meta"]["caveats"]
     z, x, y = SURREY_Z12

@@ -47,9 +47,10 @@ def test_sparkline_has_values_months_and_hidden_months_labelled(
     def hide_some(route: Any) -> None:
         resp = route.fetch()
         doc = resp.json()
-        doc["series"][1]["count"] = None  # a month held: only suppression hides it
-        doc["series"][2].update(count=None, held=False)  # the API says: not held
-        doc["series"][3].update(count=None, suppressed=True)  # the API says: suppressed
+        # The series' own status says why a month has no count.
+        doc["series"][1].update(count=None, status="suppressed")
+        doc["series"][2].update(count=None, status="not_held")
+        doc["series"][3].update(count=None, status="suppressed")
         # As the service sent it before the server-side fix: a verdict on hidden values.
         doc["vs_last_year"].update(
             current=None, previous=None, pct_change=None, p_value=None, suppressed=True

@@ -298,3 +298,21 @@ def test_display_breaks_drop_float_noise_but_classes_stay_exact() -> None:
 
 def test_a_single_distinct_value_note_is_singular() -> None:
     assert classify(np.zeros(5), "quantiles", 5).note == "1 distinct value gave 1 of 5 classes"
+
+
+def test_continuous_labels_give_each_class_its_observed_range() -> None:
+    """Rates: each label is the lowest and highest value in the class (mapclassify's class
+    membership, numpy's min/max), so no two classes share an edge value."""
+    rng = np.random.default_rng(7)
+    values = np.round(rng.gamma(2.0, 3.0, 187), 4)
+    values[:20] = 0.0
+    c = classify(values, "quantiles", 5)
+    yb = mapclassify.Quantiles(values, k=5).yb
+    expected = []
+    for i in range(c.k):
+        held = values[yb == i]
+        lo, hi = f"{held.min():,.2f}", f"{held.max():,.2f}"
+        expected.append(lo if lo == hi else f"{lo} – {hi}")
+    assert c.labels("{:,.2f}", values=values) == expected
+    # Without the values: the shared boundaries, as before.
+    assert c.labels("{:,.2f}")[1].startswith(f"{c.breaks[0]:,.2f}")

@@ -170,13 +170,17 @@
    * that direction, Home and End to the first and last by name, so Tab leaves the map at once.
    */
   function areaLayer(map, geojson, describe, onOpen, outlined) {
-    const rest = outlined ? OUTLINED : { weight: 3, opacity: 0 };
+    const resting = outlined ? OUTLINED : { weight: 3, opacity: 0 };
     const lit = { weight: 3, opacity: 1 };
+    // The area whose figures are open keeps a heavier outline until another opens or it closes.
+    const marked = { weight: 5, opacity: 1 };
+    let opened = null;
+    const rest = (l) => (l === opened ? marked : resting);
     const layer = L.geoJSON(geojson, {
-      style: () => Object.assign({}, HIDDEN, rest, { className: "atlas-area" }),
+      style: () => Object.assign({}, HIDDEN, resting, { className: "atlas-area" }),
       onEachFeature(feature, l) {
         l.on("mouseover", () => l.setStyle(lit));
-        l.on("mouseout", () => { if (document.activeElement !== l.getElement()) l.setStyle(rest); });
+        l.on("mouseout", () => { if (document.activeElement !== l.getElement()) l.setStyle(rest(l)); });
         l.on("click", () => onOpen(feature, l));
         l.bindTooltip(() => escapeHtml(describe(feature)), { sticky: true, direction: "top", opacity: 0.95 });
       },
@@ -212,7 +216,7 @@
       path.setAttribute("aria-label", `${describe(l.feature)}. Press Enter for details.`);
       path.dataset.code = l.feature.properties.code;
       path.addEventListener("focus", () => { makeStop(l); l.setStyle(lit); });
-      path.addEventListener("blur", () => l.setStyle(rest));
+      path.addEventListener("blur", () => l.setStyle(rest(l)));
       path.addEventListener("keydown", (e) => keys(l, e));
     }
     if (byName.length) {
@@ -221,6 +225,19 @@
       root.setAttribute("role", "group");
       root.setAttribute("aria-label", "Areas: arrow keys move between neighbouring areas, Enter opens one");
     }
+    /** Mark the area whose figures are open (null: none), on the map and for screen readers. */
+    layer.markOpen = (l) => {
+      const before = opened;
+      opened = l || null;
+      if (before && before.getElement()) {
+        before.setStyle(rest(before));
+        before.getElement().removeAttribute("aria-current");
+      }
+      if (opened && opened.getElement()) {
+        opened.setStyle(marked);
+        opened.getElement().setAttribute("aria-current", "true");
+      }
+    };
     return layer;
   }
 
@@ -281,20 +298,17 @@
 
   /**
    * What a month of a trend series shows: "shown", "suppressed" or "not held". The service
-   * sends null for both hidden kinds and says which in `status` (held, not_held, suppressed);
-   * without it, the dataset's months held (ctx.held) tell them apart, else "hidden".
+   * sends null for both hidden kinds and says which in `status` (held, not_held, suppressed).
    */
-  function monthState(s, held) {
+  function monthState(s) {
     if (s.count !== null && s.count !== undefined) return "shown";
-    if (s.status === "suppressed" || s.suppressed === true) return "suppressed";
+    if (s.status === "suppressed") return "suppressed";
     if (s.status === "not_held") return "not held";
-    if (s.held === false) return "not held";
-    if (held) return held.has(s.month) ? "suppressed" : "not held";
     return "hidden";
   }
 
   function monthText(s, ctx) {
-    const state = monthState(s, ctx.held);
+    const state = monthState(s);
     if (state === "shown") return num(s.count);
     if (state === "suppressed") return `fewer than ${ctx.threshold}`;
     if (state === "not held") return "not held";
@@ -315,7 +329,7 @@
       parts.push(`lowest ${num(lo.count)} (${lo.month})`, `highest ${num(hi.count)} (${hi.month})`);
     }
     parts.push(`latest ${monthText(last, ctx)}`);
-    const states = series.map((s) => monthState(s, ctx.held));
+    const states = series.map((s) => monthState(s));
     const count = (k) => states.filter((x) => x === k).length;
     if (count("suppressed")) parts.push(`${plural(count("suppressed"), "month")} fewer than ${ctx.threshold}`);
     if (count("not held")) parts.push(`${plural(count("not held"), "month")} not held`);
@@ -354,7 +368,7 @@
       root.append(text(left - 4, y(v) + 4, "end", num(v), "spark-value"));
     }
     series.forEach((s, i) => {
-      if (monthState(s, ctx.held) !== "suppressed") return;
+      if (monthState(s) !== "suppressed") return;
       const top4 = y(Math.min(max, ctx.threshold - 1));
       const bar = svg("rect", { x: x(i) - 2, y: top4, width: 4, height: Math.max(2, bottom - top4), class: "spark-suppressed" });
       bar.append(Object.assign(svg("title", {}), { textContent: `${s.month}: fewer than ${ctx.threshold}` }));
@@ -362,6 +376,11 @@
     });
     if (expected.some((v) => v !== null)) root.append(svg("path", { d: path(expected), class: "spark-expected" }));
     root.append(svg("path", { d: path(counts), class: "spark-count" }));
+    // A month with no shown neighbour draws no line: mark it with a dot.
+    counts.forEach((v, i) => {
+      if (v === null || counts[i - 1] != null || counts[i + 1] != null) return;
+      root.append(svg("circle", { cx: x(i), cy: y(v), r: 2.5, class: "spark-dot" }));
+    });
     series.forEach((s, i) => {
       if (counts[i] === null || !s.flag) return;
       root.append(svg("circle", { cx: x(i), cy: y(s.count), r: 3, class: s.flag > 0 ? "spark-high" : "spark-low" }));
@@ -414,7 +433,7 @@
 
   /**
    * Figures of one area: rows of [label, value] plus its summary (or why it is missing).
-   * area: {code, name, boundary (a label for people), held (Set of months held, optional),
+   * area: {code, name, boundary (a label for people),
    * threshold (the smallest count shown, default 5)}.
    * Rendering the same area again (its trend arrived) keeps the heading and close button, so
    * keyboard focus on them survives; focus inside the replaced part moves to the heading.
@@ -431,7 +450,7 @@
     }
     const body = container.querySelector(".panel-body");
     const focusLost = body.contains(document.activeElement);
-    body.replaceChildren(...panelBody(figures, summary, { held: area.held || null, threshold: area.threshold || 5 }));
+    body.replaceChildren(...panelBody(figures, summary, { threshold: area.threshold || 5 }));
     container.hidden = false;
     if (focusLost) heading.focus();
     return heading;
@@ -616,5 +635,6 @@
   global.AtlasUI = {
     el, escapeHtml, num, token, client, ApiError, TileLayer, tilesSettled, areaLayer, relabel,
     renderLegend, legendNotes, renderPanel, clearPanel, countFigures, sparkline, exportPng, saveBlob, addBasemap, wireSkipLinks, boundaryLabel, addOutlineFilter,
+    plural,
   };
 })(window);

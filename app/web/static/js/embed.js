@@ -22,6 +22,7 @@
     U.clearPanel($("panel"));
     const opened = state.opened;
     state.opened = null;
+    if (state.areas) state.areas.markOpen(null);
     if (opened && opened.getElement()) opened.getElement().focus();
   }
 
@@ -29,12 +30,12 @@
     const threshold = cfg.suppressionThreshold || 5;
     const area = { code: feature.properties.code, name: feature.properties.name, boundary: cfg.view.boundary_label || cfg.view.by, threshold };
     state.opened = layer;
+    if (state.areas) state.areas.markOpen(layer);
     const panel = $("panel");
     U.renderPanel(panel, area, [["Value", feature.properties.label || "no data"]], null, closePanel).focus();
     try {
       const doc = await api.json(`${cfg.base}/areas/${encodeURIComponent(area.code)}`);
       if (state.opened !== layer) return;
-      if (doc.months_held) area.held = new Set(doc.months_held);
       U.renderPanel(panel, area, U.countFigures(doc.figures, threshold), doc.summary || { error: "no trend" }, closePanel);
     } catch (e) {
       if (state.opened !== layer) return;
@@ -48,6 +49,7 @@
       U.renderLegend($("legend"), legend, cfg.view.boundary_label);
       const hot = cfg.view.layer === "hotspots";
       const areas = U.areaLayer(map, geo, describe, openArea, hot);
+      state.areas = areas;
       if (geo.features.length) map.fitBounds(areas.getBounds(), { padding: [6, 6], animate: false });
       // Tiles only once the view is final, so none are fetched for a view never shown.
       const tiles = new U.TileLayer(`${cfg.base}/tiles/{z}/{x}/{y}{r}.png`, { maxZoom: 18, zIndex: 2, className: hot ? "atlas-hotspots" : "atlas-choropleth" }).addTo(map);
@@ -55,7 +57,7 @@
       const p = legend.meta && legend.meta.period;
       $("embed-period").textContent = [p && p.from ? `${p.from} to ${p.to}` : "", cfg.view.category || "all categories"].filter(Boolean).join(" · ");
       await U.tilesSettled(tiles);
-      status(`${geo.features.length} areas.`);
+      status(`${U.plural(geo.features.length, "area")}.`);
       document.body.dataset.state = "ready";
     } catch (e) {
       status(`This map could not be loaded: ${e.message}`);

@@ -227,7 +227,7 @@
       await U.tilesSettled(tiles);
       if (seq !== state.seq) return;
       const p = state.period;
-      status(`Showing ${counts.rows.length} areas of ${areasLabel(v.by)}, ${p.from} to ${p.to}.`);
+      status(`Showing ${U.plural(counts.rows.length, "area")} of ${areasLabel(v.by)}, ${p.from} to ${p.to}.`);
       ready(true);
     } catch (e) {
       if (seq !== state.seq) return;
@@ -242,6 +242,7 @@
     U.clearPanel($("panel"));
     const opened = state.opened;
     state.opened = null;
+    if (state.areas) state.areas.markOpen(null);
     if (refocus && opened && opened.getElement()) opened.getElement().focus();
   }
 
@@ -251,9 +252,10 @@
     const feature = layer ? layer.feature : null;
     const area = {
       code, name: feature ? feature.properties.name : (row ? row.area_name : code), boundary: areasLabel(v.by),
-      held: state.months, threshold: cfg.suppressionThreshold || 5,
+      threshold: cfg.suppressionThreshold || 5,
     };
     state.opened = layer || null;
+    if (state.areas) state.areas.markOpen(state.opened);
     const figures = U.countFigures(row, cfg.suppressionThreshold || 5);
     const panel = $("panel");
     const heading = U.renderPanel(panel, area, figures, null, () => closePanel(true));
