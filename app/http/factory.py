@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, atlas: Atlas | None = None) -> 
             "application/vnd.mapbox-vector-tile",
         ),
     )
-    # Added last, so outermost: refuses anonymous or oversized uploads before their bodies arrive.
+    # Refuses anonymous or oversized uploads before their bodies arrive (only HeadAsGet, which
+    # never sees an upload, is outside it).
     app.add_middleware(UploadGuard, max_upload_mb=settings.max_upload_mb)
     # HEAD on every GET route (tiles, legends, items...): the GET's head without its body.
     app.add_middleware(HeadAsGet)

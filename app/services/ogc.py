@@ -286,7 +286,14 @@ def _hotspot_features(
 ) -> FeatureSet:
     v = c.version
     grid_m = float(c.grid_m) if c.grid_m is not None else None
-    hq = HotspotQuery(d.name, grid_m, v.selector if v else None, q.first, q.last, q.category)
+    hq = HotspotQuery(
+        d.name,
+        grid_m=grid_m,
+        by=v.selector if v else None,
+        first=q.first,
+        last=q.last,
+        category=q.category,
+    )
     out = atlas.hotspots(hq, principal)
     crs84 = _area_crs84(atlas, v.id) if v is not None else _cell_crs84(atlas, out.geometries)
     return FeatureSet(out.geometries, out.properties, [str(i) for i in out.ids], crs84, out.meta)
@@ -398,7 +405,9 @@ def items_page(
         extra=extra,
     )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ItemsPage(text.replace(_TIME_STAMP, now, 1), text.encode())
+    # The member itself (JSON quotes included): text inside a value has its quotes escaped.
+    member = f'"timeStamp": "{_TIME_STAMP}"'
+    return ItemsPage(text.replace(member, f'"timeStamp": "{now}"', 1), text.encode())
 
 
 def feature_doc(

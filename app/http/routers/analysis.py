@@ -119,16 +119,16 @@ def hotspots(
     """Hotspots (Gi* by default) as GeoJSON in EPSG:27700 (``crs`` member) or CSV."""
     q = HotspotQuery(
         dataset,
-        grid,
-        by,
-        first,
-        last,
-        category,
-        permutations,
-        seed,
-        method,
-        bandwidth,
-        kernel,
+        grid_m=grid,
+        by=by,
+        first=first,
+        last=last,
+        category=category,
+        permutations=permutations,
+        seed=seed,
+        method=method,
+        bandwidth_m=bandwidth,
+        kernel=kernel,
         extent=extent,
     )
     out = atlas.hotspots(q, principal)
