@@ -64,7 +64,7 @@ def land_all(
     idempotency_key: str | None,
 ) -> list[Outcome]:
     """Land read files one atomic batch each, in order; the outcome of each."""
-    who = partner if partner is not None else (ds.owner or "")
+    who = sender(ds, partner)
     done: list[Outcome] = []
     for source, table in files:
         try:
@@ -88,8 +88,13 @@ def prepare_all(
     partner: str | None,
 ) -> list[PreparedBatch]:
     """Every stage but the write, for each file (a dry run)."""
-    who = partner if partner is not None else (ds.owner or "")
+    who = sender(ds, partner)
     return [prepare_batch(ctx, ds, s, t, profile, who) for s, t in files]
+
+
+def sender(ds: DatasetRecord, partner: str | None) -> str:
+    """Who sends the files: the partner named, else the dataset's owner ("" for the operator)."""
+    return partner if partner is not None else (ds.owner or "")
 
 
 def name_file(exc: AppError, name: str) -> None:
